@@ -14,6 +14,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.textsafe import visible
 
 
 class _Group(click.Group):
@@ -23,7 +24,7 @@ class _Group(click.Group):
         except HarnessError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {visible(str(err))}", err=True)  # it may quote agent text
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

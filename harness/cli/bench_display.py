@@ -1,4 +1,10 @@
-"""What `harness bench` shows: a bar for the study, a status line per running episode."""
+"""What `harness bench` shows: a bar for the study, a status line per running episode.
+
+The status lines carry the agents' last commands and the failure lines error texts
+that may quote them: they pass through :func:`harness.textsafe.one_line` /
+``visible`` and are printed as ``Text`` or with markup off, so nothing in them acts
+on the operator's terminal or is read as rich markup.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
+
+from harness.textsafe import one_line, visible
 
 
 class StudyDisplay:
@@ -44,9 +52,9 @@ class StudyDisplay:
 
     def _say(self, text: str) -> None:
         if self._live is not None:
-            self._live.console.print(text, highlight=False, markup=False)
+            self._live.console.print(visible(text), highlight=False, markup=False, emoji=False)
         else:
-            self.console.print(text, highlight=False, markup=False)
+            self.console.print(visible(text), highlight=False, markup=False, emoji=False)
 
     def on_event(self, spec: Any, event: dict[str, Any]) -> None:
         key, kind = spec.key, event.get("event")
@@ -54,16 +62,16 @@ class StudyDisplay:
             gpus = event.get("gpus")
             self.running[key] = "starting" + (f" on GPU {','.join(map(str, gpus))}" if gpus else "")
         elif kind == "status":
-            self.running[key] = str(event.get("text", ""))
+            self.running[key] = one_line(str(event.get("text", "")))
         elif kind == "step":
             best = event.get("best")
             self.running[key] = (f"step {event['n']}/{event['max_steps']}  best "
                                  f"{best if best is None else f'{best:.4f}'}  ${event.get('cost', 0):.4f}  "
-                                 f"| {event.get('action', '')}")
+                                 f"| {one_line(str(event.get('action', '')))}")
         elif kind == "done":
             self.statuses[key] = event.get("exit_status", "?")
         elif kind == "error":
-            self._errors[key] = str(event.get("message", "failed"))
+            self._errors[key] = str(event.get("message", "failed"))  # made visible where printed
         elif kind == "exit":
             self.running.pop(key, None)
             self.progress.advance(self._bar)
@@ -101,7 +109,7 @@ class StudyDisplay:
             out.print(f"{len(self.failed)} episode(s) failed; fix the cause and rerun with --resume --out "
                       f"{study.root}", highlight=False)
             for key, why in self.failed[:5]:
-                out.print(f"  {key}: {why}", highlight=False)
+                out.print(f"  {key}: {visible(why)}", highlight=False, markup=False, emoji=False)
 
 
 def _cell(value: float | None) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from harness.errors import HarnessError
+from harness.textsafe import visible
 
 _memory_option = click.option(
     "--memory", "memory_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -42,7 +43,7 @@ def _print(entries, as_json: bool) -> None:
                 "created": entry.created, "best_score": entry.best_score, "metric": entry.metric,
             }))
         else:
-            click.echo(f"[{entry.header()}]\n{entry.text}\n")
+            click.echo(visible(f"[{entry.header()}]\n{entry.text}\n"))  # the agent wrote it
 
 
 @click.group("memory")

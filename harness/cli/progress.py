@@ -1,9 +1,19 @@
-"""The live status line of an episode and its closing summary."""
+"""The live status line of an episode and its closing summary.
+
+The line shows the agent's last command and the summary its error, both agent
+text: they pass through :func:`harness.textsafe.one_line` / ``visible`` and reach
+rich as ``Text`` or with markup off, so neither a control sequence nor ``[...]``
+markup in them acts on the operator's terminal (a stray ``[/]`` would even stop the
+display with a markup error).
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.status import Status
+from rich.text import Text
+
+from harness.textsafe import one_line, visible
 
 
 class EpisodeDisplay:
@@ -28,16 +38,16 @@ class EpisodeDisplay:
 
     def status(self, text: str) -> None:
         if self._status is not None:
-            self._status.update(text)
+            self._status.update(Text(one_line(text)))  # a str would be read as markup
 
     def step(self, info) -> None:
         if self.quiet:
             return
         best = f"{info.best:.4f}" if info.best is not None else "-"
-        action = info.action if len(info.action) <= 60 else info.action[:57] + "..."
+        action = one_line(info.action, 60)
         line = (f"step {info.n}/{info.max_steps}  best {self.primary} {best}  "
                 f"tokens {info.tokens:,}  cost ${info.cost:.4f}  | {action}")
-        self.console.print(line, highlight=False, markup=False)
+        self.console.print(line, highlight=False, markup=False, emoji=False)
 
     def summary(self, result, task) -> None:
         out = Console()
@@ -64,5 +74,5 @@ class EpisodeDisplay:
                   f"cost ${result.cost:.4f}, wall time {result.wall_time_s:.1f} s",
                   highlight=False, markup=False)
         if result.error:
-            out.print(f"error: {result.error}", highlight=False, markup=False)
+            out.print(f"error: {visible(str(result.error))}", highlight=False, markup=False, emoji=False)
         out.print(f"run directory: {result.run_dir}", highlight=False, markup=False)

@@ -103,8 +103,10 @@ def show(run_dir: Path, full: bool) -> None:
 def replay(trajectory: Path, task_ref: str, out: Path | None) -> None:
     """Re-execute a trajectory's actions and report where observations or scores differ."""
     from harness.replaying import replay_and_compare
+    from harness.textsafe import visible
 
-    ok = replay_and_compare(trajectory, task_ref, out, echo=click.echo)
+    # The lines quote the recorded actions: agent text, made visible before it is printed.
+    ok = replay_and_compare(trajectory, task_ref, out, echo=lambda text: click.echo(visible(text)))
     if not ok:
         sys.exit(1)
 

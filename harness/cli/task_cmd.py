@@ -8,6 +8,7 @@ import sys
 import click
 
 from harness.errors import HarnessError, TaskError
+from harness.textsafe import visible
 
 
 def _progress(message: str) -> None:
@@ -165,7 +166,7 @@ def score_command(task_ref: str, submission: str) -> None:
     score = scorer.score(path) if path.is_dir() else scorer.score_file(path)
     click.echo(json.dumps(score.to_json()))
     if not score.ok:
-        click.echo(f"error: {score.error}", err=True)
+        click.echo(f"error: {visible(str(score.error))}", err=True)  # may quote the submission's output
         sys.exit(InvalidExit.exit_code)
 
 

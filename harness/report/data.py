@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.study import STUDY_FILE, UNFINISHED_STATUSES, slug
+from harness.textsafe import visible
 from harness.trajectory import RESULTS, TRAJECTORY, read_records
 
 INCOMPLETE = "incomplete"
@@ -36,11 +37,14 @@ def action_type(action: str) -> str:
 
     Leading ``VAR=value`` assignments are skipped (``CUDA_VISIBLE_DEVICES=0 python x``
     is a ``python`` action); an empty action is a reply the ACI could not parse.
+    The word is the agent's: made :func:`~harness.textsafe.visible`, as it becomes a
+    label in tables and in the figures' SVG, where a control character is not even
+    valid XML.
     """
     words = (action or "").split()
     while words and _ASSIGNMENT.match(words[0]):
         words.pop(0)
-    return words[0] if words else FORMAT_ERROR
+    return visible(words[0]) if words else FORMAT_ERROR
 
 
 @dataclass

@@ -28,6 +28,10 @@ def require_matplotlib() -> Any:
     except ImportError:
         raise HarnessError("the report's plots need matplotlib: pip install 'harness[plots]'") from None
     matplotlib.use("Agg", force=True)
+    # Labels hold agent text (action types): a pair of $ in one would be parsed as
+    # mathtext, and a formula matplotlib cannot parse stops the whole report. No figure
+    # uses mathtext, so text is drawn as it is.
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

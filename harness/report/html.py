@@ -2,15 +2,18 @@
 
 Only escaping and layout live here; what goes into each table is decided by the
 builder. Nothing on the page loads from elsewhere: the only links are to the
-episodes' transcripts beside the page.
+episodes' transcripts beside the page. Text reaches the page through :func:`escape`
+only, which also shows control and bidi characters escaped (agent text is hostile).
 """
 
 from __future__ import annotations
 
+import html as _html
 import math
 from collections.abc import Iterable, Sequence
-from html import escape
 from typing import Any
+
+from harness.textsafe import visible
 
 CSS = """
 *{box-sizing:border-box}
@@ -48,6 +51,18 @@ figcaption{font-size:12px;color:#5b6475;margin-top:4px}
 .st-submitted{background:#dff3e4}.st-incomplete,.st-interrupted{background:#eceef2;color:#5b6475}
 .st-exit_error{background:#fdecea;color:#9c2419}
 """
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """``text`` for HTML: markup characters escaped, and control and bidi characters too.
+
+    Agent text (commands, outputs, error texts) may hold terminal escapes, which
+    would reach a terminal raw if the page is ``cat``-ed or ``grep``-ed, and bidi
+    overrides, which make a line read in the browser as something it is not; a lone
+    surrogate would even stop the page being written as UTF-8. All are shown as
+    their escapes (:func:`harness.textsafe.visible`).
+    """
+    return _html.escape(visible(text), quote)
 
 
 def fmt(value: float | None) -> str:

@@ -3,17 +3,18 @@
 What ``harness show`` prints in the terminal, as a page: each step's thought, the
 command, and its output (long outputs folded, never cut), the scores as they came,
 and how the episode ended. Self-contained (inline CSS), so a transcript can be
-mailed or archived on its own.
+mailed or archived on its own. Every text of the trajectory is the agent's or may
+quote it, and goes through :func:`harness.report.html.escape`.
 """
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.report.data import EpisodeRun
+from harness.report.html import escape  # also escapes control and bidi characters
 from harness.trajectory import read_records
 
 FOLD_LINES = 30
