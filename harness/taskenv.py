@@ -117,6 +117,7 @@ class TaskEnv:
         envs.mkdir(parents=True, exist_ok=True)
         final = envs / key
         if (final / MARKER).is_file():
+            _readable_by_all(final)
             return cls(final, shared)
         with _locked(envs / f"{key}.lock"):
             if (final / MARKER).is_file():  # built by someone else while we waited
@@ -131,6 +132,7 @@ class TaskEnv:
             )
             started = time.monotonic()
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}.build-", dir=envs))
+            tmp.chmod(0o755)  # mkdtemp's 0700 would lock out a sandbox that runs as another uid
             try:
                 _build(tmp, final, shared, missing, say)
                 info = {
@@ -149,6 +151,15 @@ class TaskEnv:
                 raise
             say(f"task environment ready ({time.monotonic() - started:.1f}s)")
         return cls(final, shared)
+
+
+def _readable_by_all(root: Path) -> None:
+    """Environments built before sandboxes ran as their own uid were left 0700."""
+    try:
+        if root.stat().st_mode & 0o055 != 0o055:
+            root.chmod(0o755)
+    except OSError:
+        pass
 
 
 def _base_python() -> str:

@@ -276,17 +276,19 @@ def test_the_end_marker_may_arrive_a_byte_at_a_time():
     assert collector.text() == ("some output\n", False)
 
 
-def test_etc_dirs_of_killed_sandboxes_are_swept(workspace):
+def test_state_dirs_of_killed_sandboxes_are_swept(workspace):
     import tempfile
 
-    from harness.sandbox import core
+    from harness.sandbox import launch
 
-    dead = Path(tempfile.gettempdir()) / "harness-etc-999999999-stale"  # no such pid
-    dead.mkdir(exist_ok=True)
-    mine = Path(tempfile.gettempdir()) / f"harness-etc-{os.getpid()}-alive"
+    tmp = Path(tempfile.gettempdir())
+    dead = [tmp / "harness-etc-999999999-stale", tmp / "harness-sbx-999999999-stale"]  # no such pid
+    for path in dead:
+        path.mkdir(exist_ok=True)
+    mine = tmp / f"harness-sbx-{os.getpid()}-alive"
     mine.mkdir(exist_ok=True)
-    core._swept = False
+    launch._swept = False
     with Sandbox(workspace) as sb:
         assert sb.run("echo ok").output == "ok\n"
-    assert not dead.exists() and mine.exists()
+    assert not any(path.exists() for path in dead) and mine.exists()
     mine.rmdir()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,16 @@ def gpu_devices(gpus: Sequence[int], dev_root: str = "/dev") -> list[str]:
     return [f"{dev_root}/{name}" for name in names if os.path.exists(f"{dev_root}/{name}")]
 
 
+SHELL = "/run/harness/bash"
+"""The agent's shell inside: an execute-only copy of the host's bash. A process started
+from a file it cannot read is not dumpable, so no other process of the sandbox can
+open its descriptors (the command channel), read its memory or its environment
+through ``/proc``; the commands it starts are ordinary processes again."""
+
+TMPFS_MB = {"/tmp": 4096, "/run": 16, "/home": 16}
+"""Size caps of the sandbox's memory-backed directories (a tmpfs defaults to half the RAM)."""
+
+
 def build_argv(
     bwrap: str,
     workspace: Path,
@@ -99,43 +109,67 @@ def build_argv(
     readonly: Sequence[Path] = (),
     env: Mapping[str, str] = {},
     gpus: Sequence[int] = (),
-    command: Sequence[str] = ("/bin/bash", "--noprofile", "--norc"),
+    command: Sequence[str] = (SHELL, "--noprofile", "--norc"),
+    source: Callable[[str], str] = str,
+    shell_fd: int | None = None,
+    seccomp_fd: int | None = None,
+    nesting: bool = False,
+    interactive: bool = False,
 ) -> list[str]:
-    """The full bwrap command line for one sandbox."""
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+    """The full bwrap command line for one sandbox.
+
+    ``source`` maps a host path to the path bwrap is given for it (a staged copy of
+    the mount when bwrap runs as an unprivileged uid that cannot reach the original).
+    ``nesting`` keeps user namespaces usable inside, for a sandbox that starts one.
+    """
+    argv = [bwrap, "--unshare-all", "--die-with-parent", "--as-pid-1"]
+    if not interactive:
+        argv.append("--new-session")  # no controlling terminal: nothing to inject keys into
     if network:
         argv.append("--share-net")
     argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    if not nesting:
+        argv.append("--disable-userns")
     argv += ["--cap-drop", "ALL", "--hostname", "sandbox"]
     for directory in _SYSTEM_DIRS:
         if os.path.isdir(directory):
-            argv += ["--ro-bind", directory, directory]
+            argv += ["--ro-bind", source(directory), directory]
     for name in _USR_MERGE_LINKS:
         host = f"/{name}"
         if os.path.islink(host):
             argv += ["--symlink", os.readlink(host), host]
         elif os.path.isdir(host):
-            argv += ["--ro-bind", host, host]
+            argv += ["--ro-bind", source(host), host]
     argv += ["--tmpfs", "/etc"]
     for name in _ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
-            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+            argv += ["--ro-bind", source(f"/etc/{name}"), f"/etc/{name}"]
     for name in ("passwd", "group", "hosts", "resolv.conf"):
-        argv += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
+        argv += ["--ro-bind", source(str(etc_dir / name)), f"/etc/{name}"]
     argv += ["--remount-ro", "/etc"]
     for prefix in python_prefixes():
-        argv += ["--ro-bind", prefix, prefix]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+        argv += ["--ro-bind", source(prefix), prefix]
+    # The kernel's global knobs stay read-only whoever the sandbox user is.
+    argv += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+    argv += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger", "--dev", "/dev"]
+    for directory, megabytes in TMPFS_MB.items():
+        argv += ["--size", str(megabytes << 20), "--tmpfs", directory]
     for device in gpu_devices(gpus):
         argv += ["--dev-bind", device, device]
-    argv += ["--tmpfs", "/home", "--dir", SANDBOX_HOME]
-    argv += ["--bind", str(workspace), str(SANDBOX_WORKSPACE)]
+    argv += ["--dir", SANDBOX_HOME]
+    argv += ["--bind", source(str(workspace)), str(SANDBOX_WORKSPACE)]
     for host_path in readonly:
         inside = SANDBOX_WORKSPACE / host_path.relative_to(workspace)
-        argv += ["--ro-bind", str(host_path), str(inside)]
+        argv += ["--ro-bind", source(str(host_path)), str(inside)]
     for bind in binds:
         flag = "--bind" if bind.writable else "--ro-bind"
-        argv += [flag, str(bind.source), bind.target]
+        argv += [flag, source(str(bind.source)), bind.target]
+    if shell_fd is not None:
+        argv += ["--perms", "0111", "--ro-bind-data", str(shell_fd), SHELL]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    if command and command[0] == SHELL:
+        argv += ["--argv0", "bash"]
     argv += ["--chdir", str(SANDBOX_WORKSPACE), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]

@@ -1,23 +1,26 @@
 """The persistent shell inside bwrap.
 
-Each command is sent as ``__h <nbytes>; printf '\\n<sentinel> %d %s\\0' $? "$PWD"``, then
-the command's bytes (the shell's cwd rides on the marker, saving a ``pwd`` round trip
-per step); the shell function reads exactly those bytes with the
-``read`` builtin and ``eval``s them, so no process is forked per command and the
-command's text never goes through a parser of ours. The sentinel is random per
-command, so no output can fake the end of a command.
+Each command is sent as ``__h <nbytes>; printf '\\n<sentinel> %d %s\\0' $? "$PWD"``,
+then the command's bytes (the shell's cwd rides on the marker, saving a ``pwd`` round
+trip per step); the shell function reads exactly those bytes with the ``read``
+builtin and ``eval``s them, so no process is forked per command and the command's
+text never goes through a parser of ours. The sentinel is random per command, so no
+output can fake the end of a command. Whatever comes back, a command ends: with its
+marker, at its timeout, or as soon as the shell is seen waiting for input without
+having answered (a redefined ``printf``, a subshell reading the channel).
 """
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
 import resource
 import secrets
 import select
-import shutil
 import signal
 import subprocess
-import tempfile
+import termios
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,20 +28,29 @@ from pathlib import Path
 import psutil
 
 from harness.errors import HarnessError, SandboxUnavailable
-from harness.sandbox.bwrap import Bind, build_argv, find_bwrap, sandbox_env, write_etc
+from harness.sandbox.bwrap import Bind, find_bwrap, sandbox_env
 from harness.sandbox.cgroups import CgroupLimiter
 from harness.sandbox.files import SANDBOX_WORKSPACE, WorkspaceFiles
+from harness.sandbox.launch import Launch
 from harness.sandbox.limits import Limits
 from harness.sandbox.output import OutputCollector
 from harness.sandbox.result import Result
 
 _PRELUDE = (
     "set +o history +m 2>/dev/null; exec 2>&1; "
-    "__h() { local __hc; LC_ALL=C IFS= read -r -N \"$1\" __hc; eval \"$__hc\" </dev/null; }\n"
+    "__h() { local __hc; LC_ALL=C IFS= read -r -N \"$1\" __hc; eval \"$__hc\" </dev/null; }; "
+    "readonly -f __h\n"
 )
+"""The shell reads each command's bytes from its input with ``read`` and evals them
+with /dev/null as their input. Its input is the command channel: the shell runs from an
+execute-only file, so it is not dumpable and no program of the agent's can open its
+descriptors through /proc; ``__h`` is read-only, so it cannot be redefined."""
 _KILL_GRACE_S = 2.0
 _READ_CHUNK = 65536
 _DISK_CHECK_S = 0.5
+_DISK_POLL_S = 0.5
+_READ_SYSCALL = {"x86_64": b"0", "aarch64": b"63"}.get(os.uname().machine)
+"""read(2)'s number, as /proc/PID/syscall shows it."""
 
 
 class Sandbox:
@@ -58,6 +70,7 @@ class Sandbox:
         limits: Limits = Limits(),
         gpus: Sequence[int] = (),
         readonly: Sequence[str] = (),
+        nesting: bool = False,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -68,18 +81,15 @@ class Sandbox:
         self.bwrap, self.bwrap_origin = find_bwrap()
         protected = [self.workspace / p for p in readonly]
         self.files = WorkspaceFiles(self.workspace, readonly=protected)
-        _sweep_stale_etc_dirs()
-        self._etc = Path(tempfile.mkdtemp(prefix=f"{_ETC_PREFIX}{os.getpid()}-"))
-        write_etc(self._etc, network)
-        self._argv = build_argv(
+        self._launch = Launch(
             self.bwrap,
             self.workspace,
-            etc_dir=self._etc,
             network=network,
             binds=binds,
             readonly=[p for p in protected if p.exists()],
             env=sandbox_env(env, self.gpus, limits.cpu_threads),
             gpus=self.gpus,
+            nesting=nesting,
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self._cgroup: CgroupLimiter | None = None
@@ -89,6 +99,7 @@ class Sandbox:
         self.cwd = str(SANDBOX_WORKSPACE)
         """The shell's working directory as of the last command that finished."""
         self._disk_note: str | None = None
+        self._lost_note: str | None = None
         self._free_at_start = self._free_bytes()
         self._workspace_at_start = self._workspace_bytes() if limits.disk_mb else 0
         self._start()
@@ -103,25 +114,17 @@ class Sandbox:
             cgroup.enter()
             apply_rlimits(limits)
 
-        # The policy goes through a pipe (--args), so `ps` inside shows no host paths.
-        args_read, args_write = os.pipe()
-        split = self._argv.index("--")
-        options, command = self._argv[1:split], self._argv[split + 1 :]
-        os.write(args_write, b"".join(a.encode() + b"\0" for a in options))
-        os.close(args_write)
-        self._proc = subprocess.Popen(
-            [self._argv[0], "--args", str(args_read), "--", *command],
-            pass_fds=(args_read,),
+        self._proc = self._launch.popen(
+            in_child,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=in_child,
             start_new_session=True,
             close_fds=True,
         )
-        os.close(args_read)
         self._stdout = self._proc.stdout.fileno()
         self._stdin = self._proc.stdin.fileno()
+        os.set_blocking(self._stdin, False)
         os.set_blocking(self._stdout, False)
         self._poll = select.poll()
         self._poll.register(self._stdout, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -151,7 +154,9 @@ class Sandbox:
         if self._proc is not None:
             self._kill_all()
             self._proc = None
-        shutil.rmtree(self._etc, ignore_errors=True)
+        launch = getattr(self, "_launch", None)
+        if launch is not None:
+            launch.close()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -189,11 +194,12 @@ class Sandbox:
             return Result("error: the command contains a NUL byte", exit_code=2)
         started = time.perf_counter()
         sentinel = secrets.token_hex(16)
-        payload = cmd.encode("utf-8", errors="surrogateescape")
-        header = f"__h {len(payload)}; printf '\\n{sentinel} %d %s\\0' $? \"$PWD\"\n".encode()
+        command = cmd.encode("utf-8", errors="surrogateescape")
+        header = f"__h {len(command)}; printf '\\n{sentinel} %d %s\\0' $? \"$PWD\"\n".encode()
+        payload = header + command
         collector = OutputCollector(sentinel.encode(), self.limits.output_bytes)
         try:
-            os.write(self._stdin, header + payload)
+            self._send(payload, started + timeout)
         except OSError:
             if _starting:
                 return Result(self._startup_error(), None)
@@ -201,6 +207,10 @@ class Sandbox:
         deadline = started + timeout
         if self._read_until(collector, deadline):
             text, truncated = collector.text()
+            if collector.garbled:
+                return self._restart_result(
+                    collector, started, "the end-of-command marker came back garbled (was printf or "
+                    "builtin redefined as a shell function?)")
             if self._near_process_limit():
                 self._kill_commands()
                 text += (
@@ -220,6 +230,9 @@ class Sandbox:
         if self._disk_note:
             # Kill the whole shell: the rest of a loop would go on writing otherwise.
             note, self._disk_note = self._disk_note, None
+            return self._restart_result(collector, started, note)
+        if self._lost_note:
+            note, self._lost_note = self._lost_note, None
             return self._restart_result(collector, started, note)
         if self._eof or self._proc.poll() is not None:
             return self._restart_result(collector, started, "the shell exited")
@@ -291,6 +304,7 @@ class Sandbox:
 
     def _read_until(self, collector: OutputCollector, deadline: float) -> bool:
         next_disk_check = time.perf_counter() + _DISK_CHECK_S
+        idle_checks = 0
         while True:
             now = time.perf_counter()
             remaining = deadline - now
@@ -301,9 +315,18 @@ class Sandbox:
                 self._disk_note = self._disk_exceeded()
                 if self._disk_note:
                     return False
-            events = self._poll.poll(min(remaining, _DISK_CHECK_S) * 1000)
+            events = self._poll.poll(min(remaining, _DISK_POLL_S) * 1000)
             if not events:
+                # A shell waiting for input with nothing left in the pipe is not running
+                # our command: the marker was swallowed (printf redefined) or the command
+                # stolen. Seen twice in a row, the command is over.
+                idle_checks = idle_checks + 1 if self._shell_waits_for_input() else 0
+                if idle_checks >= 2:
+                    self._lost_note = ("the command ended without its end-of-command marker "
+                                       "(a redefined printf, or a process reading the shell's input?)")
+                    return False
                 continue
+            idle_checks = 0
             try:
                 chunk = os.read(self._stdout, _READ_CHUNK)
             except BlockingIOError:
@@ -313,6 +336,37 @@ class Sandbox:
                 return False
             if collector.feed(chunk):
                 return True
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write all of ``data`` to the shell, giving up (OSError) at ``deadline``
+        rather than blocking on a shell that stopped reading."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._stdin, view):]
+            except BlockingIOError:
+                if time.perf_counter() >= deadline:
+                    raise OSError("the shell stopped reading its input") from None
+                select.select([], [self._stdin], [], 0.1)
+
+    def _shell(self) -> int | None:
+        if self._shell_pid is None:
+            self._shell_pid, self._init_pid = self._find_shell()
+        return self._shell_pid
+
+    def _shell_waits_for_input(self) -> bool:
+        """The shell is blocked reading its input and the pipe holds nothing for it."""
+        shell = self._shell()
+        if shell is None or _READ_SYSCALL is None:
+            return False
+        try:
+            with open(f"/proc/{shell}/syscall", "rb") as handle:
+                fields = handle.read().split()
+            pending = array.array("i", [0])
+            fcntl.ioctl(self._stdin, termios.FIONREAD, pending)
+        except OSError:
+            return False
+        return len(fields) > 1 and fields[0] == _READ_SYSCALL and fields[1] == b"0x0" and pending[0] == 0
 
     def _restart_result(self, collector: OutputCollector, started: float, why: str) -> Result:
         text, truncated = collector.text()
@@ -404,23 +458,6 @@ def _kill(proc: psutil.Process) -> None:
         proc.send_signal(signal.SIGKILL)
     except psutil.Error:
         pass
-
-
-_ETC_PREFIX = "harness-etc-"
-_swept = False
-
-
-def _sweep_stale_etc_dirs() -> None:
-    """Remove the /etc directories of sandboxes whose process was killed (kill -9
-    leaves no chance to clean up); once per process. Their names carry the pid."""
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    for path in Path(tempfile.gettempdir()).glob(f"{_ETC_PREFIX}*-*"):
-        pid = path.name[len(_ETC_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def apply_rlimits(limits: Limits) -> None:

@@ -22,6 +22,8 @@ class OutputCollector:
         self.cwd: str | None = None
         self.done = False
         self._found = -1  # where the marker starts, once seen (its tail may come later)
+        self.garbled = False
+        """The end marker arrived with something other than an exit code after it."""
 
     def feed(self, chunk: bytes) -> bool:
         """Add bytes read from the shell; True once the end marker has arrived."""
@@ -39,8 +41,11 @@ class OutputCollector:
                 return False  # the exit code is still on its way
             # Anything after the marker is a background job's late output: dropped.
             code, _, cwd = bytes(self.buffer[found + len(self._marker) : end]).partition(b" ")
-            self.exit_code = int(code)
-            self.cwd = cwd.decode("utf-8", errors="surrogateescape") or None
+            self.exit_code = _exit_code(code)
+            if self.exit_code is None:
+                self.garbled = True  # not what our printf writes: trust nothing of it
+            else:
+                self.cwd = cwd.decode("utf-8", errors="surrogateescape") or None
             del self.buffer[found:]
             self.done = True
             return True
@@ -61,3 +66,12 @@ class OutputCollector:
         else:
             data = bytes(self.head) + bytes(self.buffer)
         return data.decode("utf-8", errors="replace"), bool(self.dropped)
+
+
+def _exit_code(text: bytes) -> int | None:
+    """The exit code our printf wrote, or None for anything else (a forged or
+    damaged marker must never raise)."""
+    if not text.isdigit() or len(text) > 3:
+        return None
+    code = int(text)
+    return code if code <= 255 else None
