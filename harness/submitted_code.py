@@ -52,6 +52,7 @@ class TooSlow(SubmissionError):
     """The submitted code did not answer within its time limit."""
 
 
+SECCOMP_FILE = "seccomp.bpf"
 _SHOWN = 300  # characters of an exception message passed back
 _READY = "ready"
 
@@ -131,6 +132,8 @@ class SubmittedCode:
         argv = [
             find_bwrap(),
             "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
             "--die-with-parent",
             "--new-session",
             "--cap-drop",
@@ -171,9 +174,17 @@ class SubmittedCode:
             str(self.path.resolve()),
             str(self.seed),
         ]
-        self._proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-        )
+        filter_fd = _seccomp_filter()
+        if filter_fd is not None:
+            argv[1:1] = ["--seccomp", str(filter_fd)]
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                pass_fds=() if filter_fd is None else (filter_fd,),
+            )
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
         os.set_blocking(self._proc.stdin.fileno(), False)
         self._limit = self.timeout
         self._receive(time.monotonic() + self.timeout, f"loading {name}")
@@ -325,6 +336,15 @@ class SubmittedCode:
             f"{self.path.name}: the process running it ended during {what} ({why}; "
             "too much memory, or a call to exit?)"
         )
+
+
+def _seccomp_filter() -> int | None:
+    """The harness's seccomp filter, which the scorer's sandbox places beside this file
+    (the scorer's own sandbox keeps namespaces usable so that this one can start)."""
+    try:
+        return os.open(Path(__file__).with_name(SECCOMP_FILE), os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def _python_under_tmp() -> list[str]:

@@ -149,8 +149,12 @@ def build_argv(
     argv += ["--remount-ro", "/etc"]
     for prefix in python_prefixes():
         argv += ["--ro-bind", source(prefix), prefix]
-    # The kernel's global knobs stay read-only whoever the sandbox user is.
-    argv += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+    argv += ["--proc", "/proc"]
+    if not nesting:
+        # The kernel's global knobs stay read-only whoever the sandbox user is. (A nested
+        # bwrap writes its own user namespace's limit there; the host's knobs are owned
+        # by a uid the sandbox does not have either way.)
+        argv += ["--ro-bind", "/proc/sys", "/proc/sys"]
     argv += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger", "--dev", "/dev"]
     for directory, megabytes in TMPFS_MB.items():
         argv += ["--size", str(megabytes << 20), "--tmpfs", directory]
