@@ -16,8 +16,9 @@ cache entry and concurrent episodes build it once.
     with Sandbox(ws, binds=env.binds(), env=env.env()) as sb:
         sb.run(f"{env.python} baseline.py")
 
-Inside the sandbox the venv and the shared site-packages are bound read-only at their
-own host paths; the repository itself (which holds ``tasks/*/scoring``) is never bound.
+Inside the sandbox the venv is bound read-only at its own host path and the shared
+site-packages at neutral paths (see :meth:`TaskEnv.binds`); the repository itself
+(which holds ``tasks/*/scoring``) is never bound.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from harness import paths
 from harness.errors import TaskError
 from harness.sandbox import Bind
 
+INSIDE_SITE = "/opt/harness/site-packages"
+"""Where the harness's own site-packages appear inside the sandbox."""
+SHARED_PTH = "_harness_shared.pth"
 MARKER = ".harness-env.json"
 """Written last into a finished environment; its presence means the build completed."""
 
@@ -77,8 +81,47 @@ class TaskEnv:
         return str(self.root / "bin" / "python")
 
     def binds(self) -> list[Bind]:
-        """Read-only bind mounts the sandbox needs for this environment."""
-        return [Bind(self.root, str(self.root))] + [Bind(p, str(p)) for p in self.shared]
+        """Read-only bind mounts the sandbox needs for this environment.
+
+        The harness's own site-packages are mounted under :data:`INSIDE_SITE`, not at
+        their host path (often inside the user's checkout), with the venv's ``.pth``
+        swapped for one naming those paths; the harness's own install records (its
+        editable finder maps ``harness`` to the checkout) are covered by empty ones.
+        """
+        overlay = self._overlay()
+        binds = [Bind(self.root, str(self.root))]
+        for index, path in enumerate(self.shared):
+            inside = f"{INSIDE_SITE}/{index}"
+            binds.append(Bind(path, inside))
+            for name in _harness_records(path):
+                cover = overlay / ("empty-dir" if (path / name).is_dir() else "empty")
+                binds.append(Bind(cover, f"{inside}/{name}"))
+        binds.append(Bind(overlay / SHARED_PTH, str(self._site_dir() / SHARED_PTH)))
+        return binds
+
+    def _site_dir(self) -> Path:
+        return self.root / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+    def _overlay(self) -> Path:
+        """Files bound over parts of the environment inside the sandbox (made once)."""
+        overlay = self.root / ".inside"
+        pth = "".join(f"{INSIDE_SITE}/{i}\n" for i in range(len(self.shared)))
+        if (overlay / SHARED_PTH).is_file() and (overlay / SHARED_PTH).read_text() == pth:
+            return overlay
+        tmp = Path(tempfile.mkdtemp(prefix=".inside-", dir=self.root))
+        try:
+            (tmp / SHARED_PTH).write_text(pth)
+            (tmp / "empty").write_text("")
+            (tmp / "empty-dir").mkdir()
+            for path in [tmp, *tmp.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            shutil.rmtree(overlay, ignore_errors=True)
+            os.rename(tmp, overlay)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (overlay / SHARED_PTH).is_file():
+                raise
+        return overlay
 
     def env(self) -> dict[str, str]:
         """Environment variables for the sandbox: the venv's bin first on PATH."""
@@ -178,6 +221,18 @@ def _shared_site_packages() -> list[Path]:
     return out
 
 
+def _harness_records(site_dir: Path) -> list[str]:
+    """Entries of a site-packages that record where the harness itself is installed."""
+    try:
+        names = os.listdir(site_dir)
+        cached = os.listdir(site_dir / "__pycache__") if "__pycache__" in names else []
+    except OSError:
+        return []
+    found = [n for n in names if n.startswith("__editable__") or re.fullmatch(r"harness-[^-]+\.dist-info", n)]
+    found += [f"__pycache__/{n}" for n in cached if n.startswith("__editable__")]
+    return sorted(found)
+
+
 def _satisfied(req: Requirement) -> bool:
     """Whether the harness's own environment already provides ``req``."""
     if req.marker is not None and not req.marker.evaluate():
@@ -231,7 +286,7 @@ def _build(tmp: Path, final: Path, shared: list[Path], missing: list[str], say: 
     site_dir = tmp / "lib" / version / "site-packages"
     site_dir.mkdir(parents=True, exist_ok=True)
     # Plain path lines: the harness's own .pth files (its editable install) stay inert.
-    (site_dir / "_harness_shared.pth").write_text("".join(f"{p}\n" for p in shared))
+    (site_dir / SHARED_PTH).write_text("".join(f"{p}\n" for p in shared))
     if missing:
         say(f"pip install {' '.join(missing)}")
         run = subprocess.run(
