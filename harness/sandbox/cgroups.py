@@ -34,7 +34,7 @@ class CgroupLimiter:
 
     def __init__(self, pids_max: int, memory_bytes: int) -> None:
         self.dirs: list[Path] = []
-        name = f"harness-{uuid.uuid4().hex[:12]}"
+        name = f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         for controller, knob, value in (
             ("pids", "pids.max", pids_max),
             ("memory", "memory.limit_in_bytes", memory_bytes),
@@ -44,7 +44,9 @@ class CgroupLimiter:
             own = _own_path(controller)
             if own is None:
                 continue
-            directory = _ROOT / controller / own.lstrip("/") / name
+            parent = _ROOT / controller / own.lstrip("/")
+            _sweep(parent)
+            directory = parent / name
             try:
                 directory.mkdir()
                 (directory / knob).write_text(str(value))
@@ -87,6 +89,52 @@ class CgroupLimiter:
         for directory in self.dirs:
             _remove(directory)
         self.dirs = []
+
+
+_PREFIX = "harness-"
+_swept: set[Path] = set()
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the cgroups of harness processes that died without cleaning up (kill -9);
+    once per parent and process. The names carry the owning pid; whatever still runs
+    in such a cgroup is an orphan of the dead harness and is killed first."""
+    if parent in _swept:
+        return
+    _swept.add(parent)
+    try:
+        entries = [p for p in parent.iterdir() if p.name.startswith(_PREFIX) and p.is_dir()]
+    except OSError:
+        return
+    for directory in entries:
+        owner = directory.name[len(_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and _alive(int(owner)):
+            continue
+        if not owner.isdigit() and _procs(directory):
+            continue  # an older harness's name: only empty ones are known to be left over
+        for pid in _procs(directory):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        _remove(directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _procs(directory: Path) -> list[int]:
+    try:
+        return [int(p) for p in (directory / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def _remove(directory: Path) -> None:

@@ -30,6 +30,7 @@ import psutil
 from harness.errors import HarnessError, SandboxUnavailable
 from harness.sandbox.bwrap import Bind, find_bwrap, sandbox_env
 from harness.sandbox.cgroups import CgroupLimiter
+from harness.sandbox.diskguard import CHECK_S, DiskGuard
 from harness.sandbox.files import SANDBOX_WORKSPACE, WorkspaceFiles
 from harness.sandbox.launch import Launch
 from harness.sandbox.limits import Limits
@@ -47,8 +48,7 @@ execute-only file, so it is not dumpable and no program of the agent's can open 
 descriptors through /proc; ``__h`` is read-only, so it cannot be redefined."""
 _KILL_GRACE_S = 2.0
 _READ_CHUNK = 65536
-_DISK_CHECK_S = 0.5
-_DISK_POLL_S = 0.5
+_IDLE_CHECK_S = 0.5
 _READ_SYSCALL = {"x86_64": b"0", "aarch64": b"63"}.get(os.uname().machine)
 """read(2)'s number, as /proc/PID/syscall shows it."""
 
@@ -100,8 +100,7 @@ class Sandbox:
         """The shell's working directory as of the last command that finished."""
         self._disk_note: str | None = None
         self._lost_note: str | None = None
-        self._free_at_start = self._free_bytes()
-        self._workspace_at_start = self._workspace_bytes() if limits.disk_mb else 0
+        self._disk = DiskGuard(self.workspace, self.files.readonly, limits)
         self._start()
 
     # -- lifecycle -------------------------------------------------------------
@@ -205,7 +204,7 @@ class Sandbox:
                 return Result(self._startup_error(), None)
             return self._restart_result(collector, started, "the shell had exited")
         deadline = started + timeout
-        if self._read_until(collector, deadline):
+        if self._read_until(collector, deadline, _starting):
             text, truncated = collector.text()
             if collector.garbled:
                 return self._restart_result(
@@ -257,66 +256,28 @@ class Sandbox:
             restarted=True, elapsed_s=result.elapsed_s,
         )
 
-    def _free_bytes(self) -> int:
-        info = os.statvfs(self.workspace)
-        return info.f_bavail * info.f_frsize
-
-    def _workspace_bytes(self) -> int:
-        """Disk used by the writable part of the workspace: read-only directories (a
-        task's data, possibly gigabytes of images) cannot grow, so they are not walked."""
-        frozen = {str(p) for p in self.files.readonly}
-        total = 0
-        for root, dirs, names in os.walk(self.workspace):
-            dirs[:] = [d for d in dirs if os.path.join(root, d) not in frozen]
-            for name in names:
-                try:
-                    total += os.lstat(os.path.join(root, name)).st_blocks * 512
-                except OSError:
-                    pass
-        return total
-
-    def _disk_exceeded(self) -> str | None:
-        """Why the running command must be killed for its disk use, or None.
-
-        statvfs is one cheap call; the workspace is walked only when the disk's free
-        space fell by more than the allowance, which may be other processes' doing.
-        """
-        try:
-            free = self._free_bytes()
-        except OSError:
-            return None
-        limits = self.limits
-        if limits.min_free_mb and free < limits.min_free_mb << 20:
-            return (f"the disk has only {free >> 20} MB free: the command was killed; delete files "
-                    "you don't need before going on")
-        if limits.disk_mb and self._free_at_start - free > limits.disk_mb << 20:
-            used = self._workspace_bytes() - self._workspace_at_start
-            if used > limits.disk_mb << 20:
-                return (f"the workspace grew by {used >> 20} MB, past its limit of {limits.disk_mb} MB: "
-                        "the command was killed; delete files you don't need before going on")
-        return None
-
     def _startup_error(self) -> str:
         try:
-            return self._proc.stdout.read().decode(errors="replace")
+            return (self._proc.stdout.read() or b"bwrap exited").decode(errors="replace")
         except (OSError, ValueError):
             return "bwrap exited"
 
-    def _read_until(self, collector: OutputCollector, deadline: float) -> bool:
-        next_disk_check = time.perf_counter() + _DISK_CHECK_S
+    def _read_until(self, collector: OutputCollector, deadline: float, starting: bool = False) -> bool:
+        next_idle_check = time.perf_counter() + _IDLE_CHECK_S
         idle_checks = 0
         while True:
             now = time.perf_counter()
             remaining = deadline - now
             if remaining <= 0:
                 return False
-            if now >= next_disk_check:
-                next_disk_check = now + _DISK_CHECK_S
-                self._disk_note = self._disk_exceeded()
-                if self._disk_note:
-                    return False
-            events = self._poll.poll(min(remaining, _DISK_POLL_S) * 1000)
+            self._disk_note = None if starting else self._disk.check()
+            if self._disk_note:
+                return False
+            events = self._poll.poll(min(remaining, CHECK_S) * 1000)
             if not events:
+                if now < next_idle_check:
+                    continue
+                next_idle_check = now + _IDLE_CHECK_S
                 # A shell waiting for input with nothing left in the pipe is not running
                 # our command: the marker was swallowed (printf redefined) or the command
                 # stolen. Seen twice in a row, the command is over.
@@ -371,7 +332,9 @@ class Sandbox:
     def _restart_result(self, collector: OutputCollector, started: float, why: str) -> Result:
         text, truncated = collector.text()
         exit_code = None
-        if self._proc is not None and not why.startswith("the command timed out"):
+        # Only a shell that exited by itself has an exit code worth waiting for; one
+        # being stopped (disk, lost marker, timeout) dies at once, before it writes more.
+        if self._proc is not None and why in ("the shell exited", "the shell had exited"):
             try:
                 exit_code = self._proc.wait(timeout=_KILL_GRACE_S)
             except subprocess.TimeoutExpired:

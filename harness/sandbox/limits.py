@@ -21,7 +21,11 @@ class Limits:
     """Largest file a command may write (RLIMIT_FSIZE), in MiB."""
     disk_mb: int = 20480
     """Disk the workspace may grow by over the sandbox's life, in MiB; a command that
-    passes it is killed. Checked twice a second while a command runs. 0 disables it."""
+    passes it is killed. Checked 20 times a second while a command runs. 0 disables it."""
+    max_files: int = 50_000
+    """Files and directories the workspace may gain over the sandbox's life; a command
+    that passes it is killed (an inode flood fills a disk as surely as bytes do).
+    0 disables it."""
     min_free_mb: int = 1024
     """A command that brings the disk's free space below this is killed, whoever's
     files filled it: the machine stays usable. 0 disables it."""
