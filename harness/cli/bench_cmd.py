@@ -46,11 +46,12 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     at any moment continues with --resume, which refuses another configuration.
     """
     from harness.cli.bench_display import StudyDisplay
-    from harness.cli.solve_cmd import _gpus
+    from harness.cli.solve_cmd import _gpus, warn_weaker_sandbox
     from harness.scheduler import LocalExecutor, RayExecutor
     from harness.study import Study, make_config
     from harness.tasks import Task, find_task
 
+    warn_weaker_sandbox()
     if out is None:
         if resume:
             raise HarnessError("--resume needs --out: the study directory to continue")

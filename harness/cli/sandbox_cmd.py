@@ -38,7 +38,6 @@ def check() -> None:
 def shell(workspace: Path, command: str | None, network: bool, timeout: float) -> None:
     """A shell in exactly the sandbox an agent gets."""
     from harness.sandbox import Sandbox
-    from harness.sandbox.bwrap import build_argv, find_bwrap, sandbox_env, write_etc
 
     workspace.mkdir(parents=True, exist_ok=True)
     if command is not None:
@@ -48,24 +47,21 @@ def shell(workspace: Path, command: str | None, network: bool, timeout: float) -
         if result.output and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.exit(result.exit_code if result.exit_code is not None else 124)
-    import shutil
-    import subprocess
-    import tempfile
-
+    from harness.sandbox.bwrap import SHELL, find_bwrap, sandbox_env
     from harness.sandbox.core import apply_rlimits
+    from harness.sandbox.launch import Launch
     from harness.sandbox.limits import Limits
 
     bwrap, _ = find_bwrap()
-    etc = Path(tempfile.mkdtemp(prefix="harness-etc-"))
+    env = sandbox_env({"PS1": "agent@sandbox:\\w$ "}, (), 0)
+    # The same start as an episode's shell (uid, seccomp, empty environment, rlimits),
+    # with a terminal: no new session, an interactive bash.
+    launch = Launch(bwrap, workspace.resolve(), network=network, binds=(), readonly=(), env=env,
+                    gpus=(), interactive=True, command=(SHELL, "--noprofile", "--norc", "-i"))
     try:
-        write_etc(etc, network)
-        env = sandbox_env({"PS1": "agent@sandbox:\\w$ "}, (), 0)
-        argv = build_argv(bwrap, workspace.resolve(), etc_dir=etc, network=network, env=env,
-                          command=("/bin/bash", "--noprofile", "--norc", "-i"))
-        # The agent's rlimits too, and the generated /etc is removed afterwards.
-        code = subprocess.call(argv, preexec_fn=lambda: apply_rlimits(Limits()))
+        code = launch.popen(lambda: apply_rlimits(Limits())).wait()
     finally:
-        shutil.rmtree(etc, ignore_errors=True)
+        launch.close()
     sys.exit(code)
 
 

@@ -63,12 +63,22 @@ def solve(task_ref: str, model: str, out: Path | None, max_steps: int | None, co
         tool_files=list(tool_files), memory=memory, gpus=_gpus(gpus),
     )
     run_dir = out or _default_out(task.id, model)
+    warn_weaker_sandbox()
     with EpisodeDisplay(task, quiet=quiet) as display:
         episode = Episode(task, chosen, run_dir, settings, on_step=display.step, on_status=display.status)
         result = episode.run()
     display.summary(result, task)
     if result.exit_status == "interrupted":
         sys.exit(130)
+
+
+def warn_weaker_sandbox() -> None:
+    """One line before an episode (or a study) when the sandbox lacks its seccomp filter."""
+    from harness.sandbox import seccomp
+
+    problem = seccomp.problem()
+    if problem:
+        click.echo(f"warning: the sandbox runs without its seccomp filter: {problem}", err=True)
 
 
 def _gpus(text: str) -> tuple[int, ...]:

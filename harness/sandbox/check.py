@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.sandbox import seccomp
 from harness.sandbox.bwrap import find_bwrap
 from harness.sandbox.core import Sandbox
 
@@ -20,6 +21,9 @@ USERNS_HELP = (
     "blocks them: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` "
     "or install the system bubblewrap (apt-get install bubblewrap), which has an AppArmor profile"
 )
+
+
+_CANARY = "HARNESS_CHECK_CANARY"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,29 @@ def userns_problem() -> str | None:
     return None
 
 
+def hardening_checks() -> list[tuple[str, str, bool]]:
+    """(name, command, should succeed) for what issue-14-style attacks try first."""
+    return [
+        ("kernel knobs read-only", "echo core > /proc/sys/kernel/core_pattern", False),
+        ("no host environment", f"cat /proc/1/environ /proc/self/environ | tr '\\0' '\\n' | grep -q {_CANARY}", False),
+        ("shell not inspectable", "ls /proc/1/fd >/dev/null", False),
+        ("no new user namespaces", "unshare -U true", False),
+        ("no tracing", "python3 -c 'import ctypes,sys; sys.exit(ctypes.CDLL(None).ptrace(16, 1, 0, 0) != 0)'", False),
+    ]
+
+
+def owner_probe(sandbox: Sandbox, workspace: Path) -> Probe:
+    """Who files written inside belong to on the host: never root."""
+    sandbox.run("touch owner-probe", timeout=10)
+    try:
+        uid = (workspace / "owner-probe").lstat().st_uid
+    except OSError as err:
+        return Probe("not host root", False, f"the probe file was not written: {err}")
+    if uid == 0:
+        return Probe("not host root", False, "sandbox processes run as host uid 0")
+    return Probe("not host root", True, f"sandbox processes run as host uid {uid}")
+
+
 def probes() -> Iterator[Probe]:
     """Each line of the self-check, in order; stops early when nothing more can run."""
     try:
@@ -63,11 +90,14 @@ def probes() -> Iterator[Probe]:
         workspace.mkdir()
         secret = root / "planted-secret.txt"
         secret.write_text("host secret")
+        os.environ[_CANARY] = "host-secret"  # must not reach any process inside
         try:
             sandbox = Sandbox(workspace)
         except HarnessError as err:
+            os.environ.pop(_CANARY, None)
             yield Probe("user namespaces", False, problem or str(err))
             return
+        os.environ.pop(_CANARY, None)
         yield Probe("user namespaces", True, "bwrap can create user, pid, net and mount namespaces")
         with sandbox:
             checks = [
@@ -78,10 +108,16 @@ def probes() -> Iterator[Probe]:
                 ("system read-only", "touch /usr/harness-probe", False),
                 ("own pid namespace", "test $(ls /proc | grep -c '^[0-9]') -lt 10", True),
             ]
+            checks += hardening_checks()
             for name, command, should_succeed in checks:
                 result = sandbox.run(command, timeout=10)
                 ok = (result.exit_code == 0) == should_succeed
                 yield Probe(name, ok, "" if ok else result.output.strip()[:200])
+            yield owner_probe(sandbox, workspace)
+            problem = seccomp.problem()
+            yield Probe("seccomp filter", problem is None,
+                        "ptrace, keyrings, mounts, new user namespaces, bpf, perf, io_uring ... refused"
+                        if problem is None else problem)
             cgroup = sandbox._cgroup.controllers() if sandbox._cgroup else []
             detail = ", ".join(cgroup) if cgroup else "not writable here: rlimits and timeouts only"
             yield Probe("cgroup limits", True, detail)
