@@ -229,7 +229,9 @@ class Sandbox:
         if self._disk_note:
             # Kill the whole shell: the rest of a loop would go on writing otherwise.
             note, self._disk_note = self._disk_note, None
-            return self._restart_result(collector, started, note)
+            result = self._restart_result(collector, started, note)
+            self._disk.settle()
+            return result
         if self._lost_note:
             note, self._lost_note = self._lost_note, None
             return self._restart_result(collector, started, note)

@@ -63,6 +63,11 @@ class DiskGuard:
                     pass
         return total
 
+    def settle(self) -> None:
+        """After the offending command died: what it left is the new reference for
+        "still growing", so the commands that clean up are not killed too."""
+        self._last = self.usage()
+
     def check(self) -> str | None:
         """One line saying why the command must die, or None; cheap when called often."""
         now = time.monotonic()
