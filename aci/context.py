@@ -8,12 +8,16 @@ passes it to every tool call.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
 from harness.sandbox.files import SANDBOX_WORKSPACE, WorkspaceFiles
+
+_CHECKOUT = str(Path(__file__).resolve().parent.parent)
 
 
 @runtime_checkable
@@ -121,13 +125,26 @@ class ToolContext:
             try:
                 result = self.score()
             except Exception as err:  # noqa: BLE001 - a failed autosubmission is a result
-                record = self.record_score(status, ScoreFailure(f"{type(err).__name__}: {err}"))
+                failure = ScoreFailure(self.hide_host_paths(f"{type(err).__name__}: {err}"))
+                record = self.record_score(status, failure)
             else:
                 record = self.record_score(status, result)
         self.finish(status, record.metrics if record else None)
         return record
 
     # -- paths ---------------------------------------------------------------------
+
+    def hide_host_paths(self, text: str) -> str:
+        """``text`` without the host's paths, for an exception message shown to the agent.
+
+        A crash deep in the harness (the scorer's sandbox, its temp dir) names host
+        paths; the agent must learn neither where its workspace lives nor where the
+        harness is installed.
+        """
+        text = text.replace(str(self.files.root), str(SANDBOX_WORKSPACE))
+        for host, shown in ((_CHECKOUT, "<harness>"), (tempfile.gettempdir(), "<host temp dir>")):
+            text = re.sub(re.escape(host.rstrip("/")) + r"(?=/|\b)", shown, text)
+        return text
 
     def sandbox_path(self, path: str | None = None) -> str:
         """The absolute sandbox path of a path the agent typed (relative to its cwd)."""
@@ -151,9 +168,7 @@ class ToolContext:
 
         Raises PathEscapeError for paths outside the workspace.
         """
-        shown = self.sandbox_path(path)
-        host = self.files.resolve(shown)
-        relative = self.files.relative(host)
+        relative = self.files.locate(self.sandbox_path(path))
         if relative == ".":
             return ".", str(SANDBOX_WORKSPACE)
         return relative, str(SANDBOX_WORKSPACE / relative)

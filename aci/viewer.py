@@ -15,15 +15,23 @@ centre. ``open``/``goto <n>`` put line n a sixth of the window from the top,
 Files are split on ``\\n`` only (so a form feed or U+2028 inside a line does not
 shift line numbers), CRLF endings are kept for writing and hidden for showing, and
 large files are read in chunks so opening a 1 GB CSV costs only the window.
+
+The viewer never opens a path: it reads a file the caller opened through
+:meth:`harness.sandbox.WorkspaceFiles.open_binary`, which refuses symlinks out of the
+workspace, FIFOs and devices. It reads at most the size the file had when opened,
+and cuts very long lines of large files, so a file the agent keeps growing (or one
+gigantic line) cannot keep the harness busy or fill its memory.
 """
 
 from __future__ import annotations
 
-import itertools
-from pathlib import Path
+import os
+from typing import BinaryIO
 
 OVERLAP = 2
 LARGE_FILE_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 256 * 1024
+"""Lines of large files are cut here (the rest is skipped, line numbers stay right)."""
 
 
 def constrain(current: int, total: int, window: int) -> int:
@@ -84,19 +92,19 @@ def looks_binary(sample: bytes) -> bool:
     return b"\0" in sample
 
 
-def view(host_path: Path, display_path: str, current: int, window: int) -> tuple[str, int]:
-    """(window text, constrained current line) of a file on the host."""
-    size = host_path.stat().st_size
+def view(handle: BinaryIO, display_path: str, current: int, window: int) -> tuple[str, int]:
+    """(window text, constrained current line) of an open file."""
+    size = _size(handle)
     if size > LARGE_FILE_BYTES:
-        total = _count_lines(host_path)
+        total = count_lines(handle)
         current = constrain(current, total, window)
         start = first_shown(current, window)
         end = min(total, max(current + window // 2, window // 2))
-        with open(host_path, "rb") as handle:
-            raw = list(itertools.islice(handle, start - 1, end))
+        raw = _window(handle, start, end, size)
         lines = [shown(r.decode("utf-8", errors="replace")) for r in raw]
         return render(display_path, lines, total, current, window, start), current
-    text = host_path.read_bytes().decode("utf-8", errors="replace")
+    handle.seek(0)
+    text = handle.read(size).decode("utf-8", errors="replace")
     raw_lines = split_lines(text)
     total = len(raw_lines)
     current = constrain(current, total, window)
@@ -106,15 +114,48 @@ def view(host_path: Path, display_path: str, current: int, window: int) -> tuple
     return render(display_path, lines, total, current, window, start), current
 
 
-def count_lines(host_path: Path) -> int:
-    return _count_lines(host_path)
-
-
-def _count_lines(host_path: Path) -> int:
+def count_lines(handle: BinaryIO) -> int:
+    """Lines of an open file, reading no more than its size when this starts."""
+    left = _size(handle)
+    handle.seek(0)
     total = 0
     last = b"\n"
-    with open(host_path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            total += chunk.count(b"\n")
-            last = chunk[-1:]
+    while left > 0 and (chunk := handle.read(min(left, 1 << 20))):
+        total += chunk.count(b"\n")
+        last = chunk[-1:]
+        left -= len(chunk)
     return total + (0 if last == b"\n" else 1)
+
+
+def _size(handle: BinaryIO) -> int:
+    return os.fstat(handle.fileno()).st_size
+
+
+def _window(handle: BinaryIO, first: int, last: int, budget: int) -> list[bytes]:
+    """Lines ``first``..``last`` (1-based) of a large file, reading at most ``budget`` bytes."""
+    handle.seek(0)
+    lines: list[bytes] = []
+    number = 1
+    while number <= last and budget > 0:
+        line = handle.readline(min(MAX_LINE_BYTES, budget))
+        if not line:
+            break
+        budget -= len(line)
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            budget -= _skip_rest_of_line(handle, budget)
+        if number >= first:
+            lines.append(line)
+        number += 1
+    return lines
+
+
+def _skip_rest_of_line(handle: BinaryIO, budget: int) -> int:
+    """Move past the next newline; the bytes read."""
+    used = 0
+    while used < budget and (chunk := handle.read(min(1 << 20, budget - used))):
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            handle.seek(newline + 1 - len(chunk), os.SEEK_CUR)
+            return used + newline + 1
+        used += len(chunk)
+    return used

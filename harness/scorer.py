@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +37,9 @@ SCORING_MOUNT = "/scoring"
 HELPERS_MOUNT = "/opt/harness_scoring"
 _HELPERS = Path(__file__).resolve().parent / "scoring_lib.py"
 _SUBMITTED = Path(__file__).resolve().parent / "submitted_code.py"
+MAX_SUBMISSION_BYTES = 1 << 30
+"""Apparent bytes of submission the scorer copies to the host (sparse files count in
+full): the largest real submission, a GPT-2 model, is about half of it."""
 
 
 @dataclass(frozen=True)
@@ -61,25 +63,23 @@ class Score:
 class Scorer:
     """Scores submissions of one task with its environment."""
 
-    def __init__(self, task: Task, env: TaskEnv, *, timeout: float | None = None) -> None:
+    def __init__(self, task: Task, env: TaskEnv, *, timeout: float | None = None,
+                 max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> None:
         self.task = task
         self.env = env
         self.timeout = timeout if timeout is not None else task.limits.score_timeout
+        self.max_submission_bytes = max_submission_bytes
 
     def score(self, workspace: str | Path) -> Score:
         """Score the ``task.submission`` files found in ``workspace``.
 
-        Paths are resolved inside the workspace: a symlink leading out of it is
-        refused, never followed.
+        They are copied out through :meth:`WorkspaceFiles.copy_out`: symlinks may
+        not lead out of the workspace, FIFOs and other non-regular files are
+        refused, and at most ``max_submission_bytes`` are copied, whatever the
+        agent swaps in meanwhile.
         """
         files = WorkspaceFiles(Path(workspace))
-        sources: dict[str, Path] = {}
-        for rel in self.task.submission:
-            try:
-                sources[rel] = files.resolve(rel)
-            except HarnessError as err:
-                return Score(None, f"{rel}: {err}")
-        return self._run(sources)
+        return self._run(files, {rel: rel for rel in self.task.submission})
 
     def score_file(self, path: str | Path) -> Score:
         """Score one file given by path (``harness score``), whatever its name."""
@@ -92,28 +92,36 @@ class Scorer:
         path = Path(path)
         if not path.is_file():
             return Score(None, f"{path}: no such file")
-        return self._run({self.task.submission[0]: path})
+        path = path.resolve()
+        files = WorkspaceFiles(path.parent, display_root=path.parent)
+        return self._run(files, {self.task.submission[0]: path.name})
 
     # -- internals ------------------------------------------------------------------
 
-    def _run(self, sources: dict[str, Path]) -> Score:
+    def _copy_in(self, files: WorkspaceFiles, sources: dict[str, str], box: Path) -> list[str]:
+        """Copy the submission into ``box``; the names present (a missing one is left
+        for the scorer to report, with the format). Raises HarnessError on a refusal."""
+        present = []
+        budget = self.max_submission_bytes
+        for rel, source in sources.items():
+            target = box / PurePosixPath(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                budget -= files.copy_out(source, target, budget)
+            except FileNotFoundError:
+                continue
+            present.append(rel)
+        return present
+
+    def _run(self, files: WorkspaceFiles, sources: dict[str, str]) -> Score:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="harness-score-") as tmp:
             box = Path(tmp) / "submission"
             box.mkdir()
-            present = []
-            for rel, source in sources.items():
-                target = box / PurePosixPath(rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if source.is_symlink():
-                    return Score(None, f"{rel} is a symlink: write the file itself")
-                if source.is_dir():
-                    shutil.copytree(source, target, symlinks=True)
-                elif source.is_file():
-                    shutil.copyfile(source, target)
-                else:
-                    continue  # the scorer says the file is missing, with the format
-                present.append(rel)
+            try:
+                present = self._copy_in(files, sources, box)
+            except (HarnessError, OSError) as err:
+                return Score(None, _refusal(err), round(time.monotonic() - started, 3))
             binds = [
                 *self.env.binds(),
                 Bind(self.task.dir / "scoring", SCORING_MOUNT),
@@ -135,6 +143,14 @@ class Scorer:
         if result.timed_out:
             return Score(None, f"scoring timed out after {self.timeout:g}s", elapsed)
         return _parse(result.output, result.exit_code, self.task, elapsed)
+
+
+def _refusal(err: Exception) -> str:
+    """One line saying why the submission was not copied. The host's own errors carry
+    its paths (the temp dir), so only their reason is shown."""
+    if isinstance(err, OSError) and err.errno is not None:
+        return f"the submission could not be copied: {err.strerror}"
+    return " ".join(str(err).split())
 
 
 def _parse(output: str, exit_code: int | None, task: Task, elapsed: float) -> Score:

@@ -176,3 +176,237 @@ def test_live_lines_are_one_escaped_line_and_never_markup():
     study.on_event(spec, {"event": "exit", "code": 1})
     printed = study.console.file.getvalue()
     assert not RAW.findall(printed) and "t/m/run-1: FAILED: python x.py \\x1b]52;c;ZXZpbA==\\x07" in printed
+
+
+# -- issue 14 item 4: a hostile workspace against the host-side file tools and the scorer ---
+# Another process of the agent swaps names for symlinks, FIFOs, directories or sparse
+# files at any moment; the harness reads only through WorkspaceFiles' walker.
+
+
+def _agent(ws: Path):
+    """The tools on a bare workspace (no sandbox: these attacks need none)."""
+    from test_aci_tools import Agent
+
+    from aci import ToolContext, ToolRegistry
+    from harness.sandbox.files import WorkspaceFiles
+
+    return Agent(ToolContext(files=WorkspaceFiles(ws)), ToolRegistry.load(entry_points=False), ws, "")
+
+
+def _promptly(call, *args, timeout: float = 10.0):
+    """``call(*args)`` on a thread: a regression that blocks fails here, not the suite."""
+    import threading
+
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(call(*args)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), f"{args} still blocked after {timeout:g}s"
+    return out[0]
+
+
+def _written() -> int:
+    """Bytes this process (all its threads, reaped children) has passed to write()."""
+    return int(Path("/proc/self/io").read_text().split("wchar:")[1].split()[0])
+
+
+def _honest_submission(task, ws: Path) -> None:
+    """A valid house price submission that scores far below the answers' r2 of 1."""
+    ids = [line.split(",")[0] for line in (task.dir / "scoring/answers.csv").read_text().split()[1:]]
+    (ws / "honest.csv").write_text("Id,SalePrice\n" + "".join(f"{i},180000\n" for i in ids))
+
+
+@pytest.fixture()
+def swapping(house_price, tmp_path):
+    """A workspace whose submission.csv a background thread keeps swapping (atomically,
+    so the name always exists) between the honest file and a symlink to the answers."""
+    import threading
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _honest_submission(house_price, ws)
+    answers = house_price.dir / "scoring" / "answers.csv"
+    os.link(ws / "honest.csv", ws / "submission.csv")
+    stop, swaps = threading.Event(), [0]
+
+    def swap() -> None:
+        while not stop.is_set():
+            os.symlink(answers, ws / ".link")
+            os.replace(ws / ".link", ws / "submission.csv")
+            os.link(ws / "honest.csv", ws / ".file")
+            os.replace(ws / ".file", ws / "submission.csv")
+            swaps[0] += 1
+
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    yield ws, answers.read_bytes(), swaps
+    stop.set()
+    swapper.join()
+
+
+def test_a_submission_swapped_for_a_symlink_to_the_answers_is_never_scored(
+        swapping, house_price, house_price_env, tmp_path):
+    import time
+
+    from harness.sandbox.files import WorkspaceFiles
+    from harness.scorer import Scorer
+
+    ws, answers, swaps = swapping
+    files, copies = WorkspaceFiles(ws), {"copied": 0, "refused": 0}
+    trial, deadline = 0, time.monotonic() + 20
+    while trial < 2000 or (0 in copies.values() and time.monotonic() < deadline):
+        trial += 1  # the copy step alone, where the race was won: both outcomes must be seen
+        dest = tmp_path / f"copy{trial}"
+        try:
+            files.copy_out("submission.csv", dest, 1 << 30)
+        except Exception as err:  # noqa: BLE001 - any refusal is fine, a leak is not
+            assert "outside the workspace" in str(err) or "symlink" in str(err), err
+            copies["refused"] += 1
+            continue
+        assert dest.read_bytes() != answers
+        copies["copied"] += 1
+        dest.unlink()
+    assert copies["copied"] and copies["refused"] and swaps[0] > 100, (copies, swaps)
+    scorer, scores, deadline = Scorer(house_price, house_price_env), [], time.monotonic() + 4
+    while time.monotonic() < deadline or len(scores) < 5:
+        scores.append(scorer.score(ws))
+    leaked = [s for s in scores if s.ok and s.metrics["r2"] > 0.5]
+    assert leaked == [] and all(s.ok or "\n" not in s.error for s in scores)
+    assert all(str(tmp_path) not in (s.error or "") for s in scores)
+
+
+def test_a_directory_of_sparse_files_is_refused_and_writes_at_most_the_cap(
+        house_price, house_price_env, tmp_path):
+    from harness.scorer import Scorer
+
+    ws = tmp_path / "ws"
+    (ws / "submission.csv").mkdir(parents=True)
+    for i in range(16):  # 4 KB on disk each, 4 GiB apparent in all
+        with open(ws / "submission.csv" / f"part{i}.csv", "wb") as handle:
+            handle.truncate(256 << 20)
+    before = _written()
+    score = Scorer(house_price, house_price_env).score(ws)
+    assert _written() - before < 1 << 20  # refused before a byte was copied
+    assert not score.ok and "\n" not in score.error and "larger than the 1 GiB" in score.error
+    assert str(tmp_path) not in score.error
+
+
+def test_files_that_grow_once_measured_write_at_most_the_cap(tmp_path):
+    """Sizes measured before the copy lie once the agent grows the files (sparse: instantly)."""
+    import threading
+    import time
+
+    from harness.sandbox.files import FileTooLargeError, WorkspaceFiles
+
+    files, cap, refused = WorkspaceFiles(tmp_path / "ws"), 8 << 20, 0
+    parts = [tmp_path / "ws" / "out" / f"p{i:03}" for i in range(200)]
+    parts[0].parent.mkdir(parents=True)
+    for trial in range(10):
+        for part in parts:
+            part.write_bytes(b"x" * 1000)
+        dest = tmp_path / f"dest{trial}"
+
+        def grow(dest: Path = dest) -> None:  # once the copy starts: after the measuring
+            deadline = time.monotonic() + 5
+            while not dest.exists() and time.monotonic() < deadline:
+                pass
+            for part in parts:
+                os.truncate(part, 1 << 30)
+
+        grower = threading.Thread(target=grow)
+        grower.start()
+        before = _written()
+        try:
+            files.copy_out("out", dest, cap)
+        except FileTooLargeError:
+            refused += 1
+            assert not dest.exists()
+        finally:
+            grower.join()
+        assert _written() - before <= cap
+    assert refused
+
+
+def test_a_fifo_never_blocks_a_tool_or_the_scorer(house_price, house_price_env, tmp_path):
+    from harness.scorer import Scorer
+
+    ws = tmp_path / "ws"
+    agent = _agent(ws)
+    agent.write("notes.txt", "needle\n")
+    agent.write("sub/open_me.txt", "line\n")
+    os.mkfifo(ws / "pipe.txt")
+    os.mkfifo(ws / "sub" / "needle.txt")
+    out = {cmd: _promptly(agent, cmd) for cmd in (
+        "open pipe.txt", "search_file needle pipe.txt", "create pipe.txt", "find_file needle.txt",
+        "search_dir needle", "search_dir needle sub", "find_file *.txt sub", "open sub/needle.txt 3")}
+    assert "not a regular file" in out["open pipe.txt"]
+    assert "not a regular file" in out["search_file needle pipe.txt"]
+    assert "already exists" in out["create pipe.txt"]
+    assert out["find_file needle.txt"].startswith("No matches")  # FIFOs are not files
+    assert "notes.txt (1 matches)" in out["search_dir needle"]
+    assert out["search_dir needle sub"].startswith("No matches")
+    assert out["find_file *.txt sub"].endswith("/sub/open_me.txt")
+    agent("open sub/open_me.txt")
+    (ws / "sub" / "open_me.txt").unlink()
+    os.mkfifo(ws / "sub" / "open_me.txt")  # the open file, swapped for a FIFO
+    for command in ("goto 1", "scroll_down", "edit 1:1\nx\nend_of_edit", "search_file line"):
+        out[command] = _promptly(agent, command)
+        assert out[command].startswith(("Error", "No file open")), (command, out[command])
+    (ws / "submission.csv").unlink(missing_ok=True)
+    os.mkfifo(ws / "submission.csv")
+    score = _promptly(Scorer(house_price, house_price_env).score, ws)
+    assert not score.ok and "FIFO" in score.error and "\n" not in score.error
+    assert not [text for text in [*out.values(), score.error] if str(tmp_path) in text]
+
+
+def test_a_symlinked_directory_is_refused_by_every_tool(tmp_path):
+    from harness.sandbox.files import WorkspaceFiles
+
+    ws, host = tmp_path / "ws", tmp_path / "host"
+    agent = _agent(ws)
+    agent.write("d/passwd", "x = 1\n")
+    host.mkdir()
+    (host / "passwd").write_text("host secret\n")
+    (ws / "etc").symlink_to("/etc")
+    out = {cmd: agent(cmd) for cmd in (
+        "open etc/passwd", "search_file root etc/passwd", "search_dir root etc",
+        "find_file passwd etc", "create etc/new.txt", "open etc/../etc/passwd")}
+    agent("open d/passwd")
+    (ws / "d").rename(ws / "parked")
+    (ws / "d").symlink_to(host)  # the open file's directory, swapped for a symlink out
+    for command in ("edit 1:1\nhacked = 1\nend_of_edit", "insert 0\nhacked = 1\nend_of_insert",
+                    "goto 1", "scroll_up", "search_file secret"):
+        out[command] = agent(command)
+    for command, text in out.items():
+        assert text.startswith("Error") and "outside the workspace" in text, (command, text)
+    assert (host / "passwd").read_text() == "host secret\n" and not (host / "new.txt").exists()
+    assert agent("search_dir secret").startswith("No matches")
+    files = WorkspaceFiles(ws)
+    for call in (lambda: files.read_text("d/passwd"), lambda: files.write_text("d/x", "x"),
+                 lambda: files.walk("etc"), lambda: files.listdir("d"), lambda: files.kind("etc/passwd"),
+                 lambda: files.copy_out("d/passwd", tmp_path / "copy", 1 << 20)):
+        with pytest.raises(Exception, match="outside the workspace"):
+            call()
+    assert not [text for text in out.values() if str(tmp_path) in text]
+
+
+def test_messages_never_name_a_host_path(tmp_path):
+    ws = tmp_path / "ws"
+    agent = _agent(ws)
+    agent.write("big.csv", "")
+    os.truncate(ws / "big.csv", 3 << 30)
+    agent.write("blob.bin", b"\0\1")
+    agent.write("dir/f.py", "x = 1\n")
+
+    def crash():  # a scorer failing deep in the harness, naming host paths
+        raise OSError(f"cannot copy {ws}/x to /tmp/harness-score-1/submission")
+
+    agent.ctx.score = crash
+    outputs = [agent(command) for command in (
+        "open missing.txt", "open dir", "open big.csv", "open blob.bin", "search_file x big.csv",
+        "search_file x missing.txt", "search_dir x missing", "find_file x missing", "goto 1",
+        "open dir/f.py/x", "open /etc/passwd", "open ../../x", "create dir", "validate")]
+    outputs.append(agent.ctx.autosubmit("autosubmission (max_steps)").error)
+    assert all(text.startswith(("Error", "File", "Directory", "No file", "Validation", "OSError"))
+               for text in outputs), outputs
+    assert not [text for text in outputs if str(tmp_path) in text or "/tmp/" in text], outputs

@@ -21,6 +21,7 @@ from aci import viewer
 from aci.context import ToolContext
 from aci.registry import ToolUsageError, tool
 from aci.tools.viewing import NO_FILE, open_path, show
+from harness.sandbox.files import NotRegularFileError
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,7 @@ def create(ctx: ToolContext, filename: str) -> str:
         filename: the name of the file to create
     """
     relative, display = ctx.resolve(filename)
-    host = ctx.files.resolve(relative)
-    if host.exists():
+    if ctx.files.exists(relative):
         return f"Error: File '{filename}' already exists.\n" + open_path(ctx, filename)
     ctx.files.write_text(relative, "\n")
     return open_path(ctx, filename)
@@ -85,10 +85,9 @@ def change(ctx: ToolContext, start: int, end: int, body: str, verb: str) -> str:
     if "open_file" not in ctx.state:
         return NO_FILE
     relative, display = ctx.state["open_file"], ctx.state["open_display"]
-    host = ctx.files.resolve(relative)
     try:
-        original = host.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+        original = ctx.files.read_bytes(relative).decode("utf-8")
+    except (FileNotFoundError, NotRegularFileError):
         ctx.state.pop("open_file", None)
         return f"Error: {display} no longer exists. {NO_FILE}"
     except UnicodeDecodeError:

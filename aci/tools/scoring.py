@@ -18,7 +18,7 @@ def _score(ctx: ToolContext, kind: str):
     try:
         result = ctx.score()
     except Exception as err:  # noqa: BLE001 - a scorer crash is shown, not raised
-        result = ScoreFailure(f"the scorer failed: {type(err).__name__}: {err}")
+        result = ScoreFailure(ctx.hide_host_paths(f"the scorer failed: {type(err).__name__}: {err}"))
     return result, ctx.record_score(kind, result)
 
 

@@ -1,21 +1,22 @@
 """``search_dir``, ``search_file``, ``find_file``: searching the workspace.
 
 They run on the host through the workspace's file API (fast, and no path can
-escape), skip hidden directories, symlinks and binary files, and, like SWE-agent,
-ask the agent to narrow a search that matches too much.
+escape), skip hidden directories, symlinks, FIFOs and other non-regular files
+(listed, never opened) and binary files, and, like SWE-agent, ask the agent to
+narrow a search that matches too much.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from pathlib import Path
 
 from aci import viewer
 from aci.context import ToolContext
 from aci.registry import tool
 from aci.tools.viewing import NO_FILE
-from harness.sandbox.files import SANDBOX_WORKSPACE
+from harness.errors import HarnessError
+from harness.sandbox.files import SANDBOX_WORKSPACE, FileTooLargeError
 
 MAX_FILES = 100
 MAX_LINES = 100
@@ -31,16 +32,26 @@ def _display(ctx: ToolContext, relative: str) -> str:
     return str(SANDBOX_WORKSPACE / relative)
 
 
-def _read_searchable(host: Path) -> str | None:
+def _read_searchable(ctx: ToolContext, relative: str) -> str | None:
+    """The text of a file; None for binary files and files swapped for something else."""
     try:
-        if host.stat().st_size > MAX_SEARCH_BYTES:
-            return None
-        data = host.read_bytes()
-    except OSError:
+        data = ctx.files.read_bytes(relative, limit=MAX_SEARCH_BYTES)
+    except FileTooLargeError:
+        raise
+    except (HarnessError, OSError):
         return None
     if viewer.looks_binary(data[:8192]):
         return None
     return data.decode("utf-8", errors="replace")
+
+
+def _count_hits(ctx: ToolContext, relative: str, search_term: str) -> int | None:
+    """Lines of a file holding the term; None when it is too large to search."""
+    try:
+        text = _read_searchable(ctx, relative)
+    except FileTooLargeError:
+        return None
+    return 0 if text is None else sum(1 for line in text.split("\n") if search_term in line)
 
 
 @tool
@@ -52,23 +63,15 @@ def search_dir(ctx: ToolContext, search_term: str, dir: str = ".") -> str:
         dir: the directory to search (default: the current directory)
     """
     relative, display = ctx.resolve(dir)
-    if not ctx.files.resolve(relative).is_dir():
+    if not ctx.files.is_dir(relative):
         return f"Directory {display} not found"
     counts: list[tuple[str, int]] = []
     skipped = 0
     for path in _files_under(ctx, relative):
-        host = ctx.files.root / path
-        try:
-            if host.stat().st_size > MAX_SEARCH_BYTES:
-                skipped += 1
-                continue
-        except OSError:
-            continue
-        text = _read_searchable(host)
-        if text is None:
-            continue
-        hits = sum(1 for line in text.split("\n") if search_term in line)
-        if hits:
+        hits = _count_hits(ctx, path, search_term)
+        if hits is None:
+            skipped += 1
+        elif hits:
             counts.append((path, hits))
     note = (f"\n({skipped} file(s) larger than {MAX_SEARCH_BYTES // 2**20} MB were not "
             "searched; use grep for those.)") if skipped else ""
@@ -98,10 +101,17 @@ def search_file(ctx: ToolContext, search_term: str, file: str | None = None) -> 
         relative, display = ctx.state["open_file"], ctx.state["open_display"]
     else:
         relative, display = ctx.resolve(file)
-    host = ctx.files.resolve(relative)
-    if not host.is_file():
+    kind = ctx.files.kind(relative)
+    if kind is None or kind == "dir":
         return f"Error: File name {display} not found. Please provide a valid file name."
-    data = host.read_bytes()
+    if kind != "file":
+        return (f"Error: {display} is not a regular file (a FIFO, socket or device); "
+                "search_file searches regular files only.")
+    try:
+        data = ctx.files.read_bytes(relative, limit=MAX_SEARCH_BYTES)
+    except FileTooLargeError:
+        return (f"Error: {display} is larger than {MAX_SEARCH_BYTES // 2**20} MB, too large to "
+                "search here; use grep for it.")
     if viewer.looks_binary(data[:8192]):
         return f"Error: {display} is a binary file; search_file searches text files only."
     text = data.decode("utf-8", errors="replace")
@@ -127,7 +137,7 @@ def find_file(ctx: ToolContext, file_name: str, dir: str = ".") -> str:
         dir: the directory to search in (default: the current directory)
     """
     relative, display = ctx.resolve(dir)
-    if not ctx.files.resolve(relative).is_dir():
+    if not ctx.files.is_dir(relative):
         return f"Directory {display} not found"
     found = [path for path in _files_under(ctx, relative)
              if fnmatch.fnmatchcase(os.path.basename(path), file_name)]

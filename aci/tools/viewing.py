@@ -11,34 +11,37 @@ NO_FILE = "No file open. Use the `open` command first."
 
 def show(ctx: ToolContext, current: int) -> str:
     """Render the open file around ``current`` and remember the position."""
-    relative = ctx.state["open_file"]
-    host = ctx.files.resolve(relative)
-    if not host.is_file():
+    relative, display = ctx.state["open_file"], ctx.state.get("open_display", "the file")
+    if ctx.files.kind(relative) != "file":
         ctx.state.pop("open_file", None)
-        return f"Error: {ctx.state.get('open_display', relative)} no longer exists. {NO_FILE}"
-    text, current = viewer.view(host, ctx.state["open_display"], current, ctx.window)
+        return f"Error: {display} no longer exists. {NO_FILE}"
+    with ctx.files.open_binary(relative) as handle:
+        text, current = viewer.view(handle, display, current, ctx.window)
     ctx.state["current_line"] = current
     return text
 
 
 def open_path(ctx: ToolContext, path: str, line_number: int | None = None) -> str:
     relative, display = ctx.resolve(path)
-    host = ctx.files.resolve(relative)
-    if host.is_dir():
+    kind = ctx.files.kind(relative)
+    if kind == "dir":
         return (f"Error: {display} is a directory. You can only open files. "
                 "Use cd or ls to navigate directories.")
-    if not host.exists():
+    if kind is None:
         return f"File {display} not found"
-    with open(host, "rb") as handle:
+    if kind != "file":
+        return (f"Error: {display} is not a regular file (a FIFO, socket or device); "
+                "the viewer opens regular files only.")
+    with ctx.files.open_binary(relative) as handle:
         if viewer.looks_binary(handle.read(8192)):
             return f"Error: {display} is a binary file; the viewer shows text files only."
+        total = viewer.count_lines(handle) if line_number is not None else 0
     ctx.state["open_file"] = relative
     ctx.state["open_display"] = display
     note = ""
     if line_number is None:
         current = ctx.window // 2
     else:
-        total = viewer.count_lines(host)
         if line_number < 1:
             return f"Error: <line_number> must be at least 1, got {line_number}"
         if line_number > total:
@@ -69,7 +72,8 @@ def goto(ctx: ToolContext, line_number: int) -> str:
     """
     if "open_file" not in ctx.state:
         return NO_FILE
-    total = viewer.count_lines(ctx.files.resolve(ctx.state["open_file"]))
+    with ctx.files.open_binary(ctx.state["open_file"]) as handle:
+        total = viewer.count_lines(handle)
     if line_number > total:
         return f"Error: <line_number> must be less than or equal to {total}"
     if line_number < 1:
