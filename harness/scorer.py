@@ -134,8 +134,12 @@ class Scorer:
 
                 binds.append(Bind(require_prepared(self.task).path, SCORER_MOUNT))
                 env["HARNESS_TASK_DATA"] = SCORER_MOUNT
+            binds += _nested_filter(Path(tmp))
             limits = Limits(memory_mb=8192, output_bytes=20_000)
-            with Sandbox(box, binds=binds, env=env, limits=limits, readonly=present) as sb:
+            # Submitted code runs in a sandbox of its own inside this one: it keeps
+            # namespaces usable here and applies the full seccomp filter itself.
+            with Sandbox(box, binds=binds, env=env, limits=limits, readonly=present,
+                         nesting=True) as sb:
                 result = sb.run(
                     f"{self.env.python} {SCORING_MOUNT}/score.py .", timeout=self.timeout
                 )
@@ -151,6 +155,19 @@ def _refusal(err: Exception) -> str:
     if isinstance(err, OSError) and err.errno is not None:
         return f"the submission could not be copied: {err.strerror}"
     return " ".join(str(err).split())
+
+
+def _nested_filter(tmp: Path) -> list[Bind]:
+    """The compiled seccomp filter, beside harness_submitted, for the nested sandbox."""
+    from harness.sandbox import seccomp
+    from harness.submitted_code import SECCOMP_FILE
+
+    if seccomp.problem() is not None:
+        return []
+    path = tmp / SECCOMP_FILE
+    path.write_bytes(seccomp.compiled(False))
+    path.chmod(0o644)
+    return [Bind(path, f"{HELPERS_MOUNT}/{SECCOMP_FILE}")]
 
 
 def _parse(output: str, exit_code: int | None, task: Task, elapsed: float) -> Score:

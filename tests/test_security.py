@@ -19,7 +19,10 @@ from harness.trajectory import read_records
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["answers-by-host-path", "host-secret", "user-home", "proc-root", "network-ipv4", "network-ipv6",
          "unix-socket", "symlink-via-tools", "hard-link", "signal-harness", "leave-processes",
-         "fork-bomb", "binary-output", "sleep-forever", "tamper-evaluate"]
+         "fork-bomb", "binary-output", "sleep-forever", "tamper-evaluate",
+         # issue 14
+         "kernel-knobs", "host-root", "environment-secrets", "ptrace-pid1", "keyring", "nested-namespaces",
+         "steal-commands", "forge-marker", "fifo-hang", "inode-flood", "answers-race", "terminal-escapes"]
 """The attacks that take a few seconds each; scripts/security_report.py runs them all."""
 
 
@@ -176,6 +179,190 @@ def test_live_lines_are_one_escaped_line_and_never_markup():
     study.on_event(spec, {"event": "exit", "code": 1})
     printed = study.console.file.getvalue()
     assert not RAW.findall(printed) and "t/m/run-1: FAILED: python x.py \\x1b]52;c;ZXZpbA==\\x07" in printed
+
+
+# -- issue 14: the sandbox's hardening, item by item, against a real sandbox ----------------
+
+_X86 = os.uname().machine == "x86_64"
+
+
+@pytest.fixture()
+def hardened(tmp_path):
+    from harness.sandbox import Sandbox
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    with Sandbox(workspace) as sandbox:
+        yield sandbox, workspace
+
+
+def _python(sandbox, code: str) -> str:
+    """Run a Python snippet inside; its output (the snippets print what they got)."""
+    (Path(sandbox.workspace) / "probe.py").write_text(code)
+    return sandbox.run("python3 probe.py", timeout=30).output.strip()
+
+
+def test_agent_code_never_runs_as_host_root_and_kernel_knobs_stay_read_only(hardened):
+    sandbox, workspace = hardened
+    sandbox.run("touch mine.txt")
+    owner = (workspace / "mine.txt").lstat().st_uid
+    assert owner == os.geteuid() if os.geteuid() != 0 else owner != 0
+    for knob in ("kernel/core_pattern", "kernel/poweroff_cmd", "vm/min_free_kbytes", "kernel/pid_max"):
+        assert sandbox.run(f"echo 1 > /proc/sys/{knob}").exit_code != 0, knob
+    assert sandbox.run("echo h > /proc/sysrq-trigger").exit_code != 0
+
+
+def test_an_unprivileged_harness_gets_the_same_sandbox():
+    """The path most users take: the harness as an ordinary user (here: nobody)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as another user")
+    import tempfile
+
+    nobody = 65534
+    tmp_path = Path(tempfile.mkdtemp(prefix="harness-nobody-"))  # pytest's is 0700 under root's
+    os.chmod(tmp_path, 0o755)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    os.chown(workspace, nobody, nobody)
+    os.chown(tmp_path, nobody, nobody)
+    script = ("from harness.sandbox import Sandbox\n"
+              f"with Sandbox({str(workspace)!r}) as sb:\n"
+              "    print(sb.run('touch f; echo x > /proc/sys/kernel/core_pattern; unshare -U true; "
+              "grep Seccomp: /proc/self/status; echo done').output)\n")
+    # The distribution's interpreter with our packages: this venv's may live under /root.
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if python is None or subprocess.run([python, "-c", "import sys; print(sys.version[:4])"],
+                                         capture_output=True, text=True).stdout.strip() != version:
+        pytest.skip(f"no system python{version} to run the harness as another user")
+    import psutil
+
+    site = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HARNESS_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": ":".join([str(REPO), *site, str(Path(psutil.__file__).parent.parent)])}
+    run = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, user=nobody, group=nobody, extra_groups=[])
+    if run.returncode != 0 and ("Permission denied" in run.stderr or "ModuleNotFoundError" in run.stderr):
+        pytest.skip(f"this checkout is not readable by nobody: {run.stderr.strip().splitlines()[-1]}")
+    assert run.returncode == 0, run.stderr
+    assert "done" in run.stdout and "Seccomp:\t2" in run.stdout, run.stdout
+    assert "Read-only file system" in run.stdout or "Permission denied" in run.stdout
+    assert "unshare failed" in run.stdout
+    assert (workspace / "f").lstat().st_uid == nobody
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_nothing_of_the_hosts_environment_reaches_the_sandbox(tmp_path, monkeypatch):
+    from harness.sandbox import Sandbox
+
+    secret = "sk-test-" + os.urandom(8).hex()
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("HF_TOKEN", secret)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    with Sandbox(workspace) as sandbox:
+        # bwrap itself (outside the sandbox's pid namespace) was started without it
+        assert secret.encode() not in Path(f"/proc/{sandbox.pid}/environ").read_bytes()
+        seen = sandbox.run("env; cat /proc/1/environ /proc/self/environ 2>&1; "
+                           "grep -a -c sk-test /proc/1/mem 2>&1").output
+        assert secret not in seen and "Permission denied" in seen
+
+
+@pytest.mark.skipif(not _X86, reason="syscall numbers of x86_64")
+def test_the_seccomp_filter_refuses_what_escapes_start_with(hardened):
+    sandbox, _ = hardened
+    assert "Seccomp:\t2" in sandbox.run("grep Seccomp: /proc/self/status").output
+    calls = {  # name: (number, args)
+        "ptrace": (101, (16, 1, 0, 0)), "process_vm_readv": (310, (1, 0, 0, 0, 0, 0)),
+        "keyctl": (250, (0, -3, 0)), "add_key": (248, (0, 0, 0, 0, 0)), "bpf": (321, (0, 0, 0)),
+        "perf_event_open": (298, (0, 0, -1, -1, 0)), "userfaultfd": (323, (0,)),
+        "io_uring_setup": (425, (1, 0)), "mount": (165, (0, 0, 0, 0, 0)), "pivot_root": (155, (0, 0)),
+        "unshare(NEWUSER)": (272, (0x10000000,)), "kexec_load": (246, (0, 0, 0, 0)),
+        "init_module": (175, (0, 0, 0)), "open_by_handle_at": (304, (0, 0, 0)),
+        "ioctl(TIOCSTI)": (16, (0, 0x5412, 0)),
+    }
+    code = ("import ctypes, json\nlibc = ctypes.CDLL(None, use_errno=True)\nout = {}\n"
+            f"for name, (nr, args) in {calls!r}.items():\n"
+            "    ctypes.set_errno(0)\n"
+            "    rc = libc.syscall(nr, *[ctypes.c_long(a) for a in args])\n"
+            "    out[name] = ctypes.get_errno() if rc == -1 else 0\n"
+            "print(json.dumps(out))\n")
+    errnos = json.loads(_python(sandbox, code).splitlines()[-1])
+    assert {name: err for name, err in errnos.items() if err != 1} == {}  # all EPERM
+    assert sandbox.run("unshare -U true").exit_code != 0
+    assert sandbox.run("python3 -c 'import os; os.fork() or os._exit(0); print(7)'").output.strip() == "7"
+
+
+def test_submitted_code_runs_nested_under_the_full_filter(tmp_path):
+    """The scorer's sandbox keeps namespaces (it starts one), the nested one refuses them."""
+    from harness.scorer import Scorer
+    from harness.taskenv import TaskEnv
+
+    task = Task.load(REPO / "tasks" / "battle_of_sexes")
+    workspace = tmp_path / "ws"
+    task.make_workspace(workspace)
+    spy = ("import ctypes\n"
+           "def row_strategy(history):\n"
+           "    libc = ctypes.CDLL(None)\n"
+           "    return 0 if libc.unshare(0x10000000) != 0 and libc.ptrace(16, 1, 0, 0) != 0 else 1\n")
+    (workspace / "strategy.py").write_text(spy)
+    score = Scorer(task, TaskEnv.ensure(task)).score(workspace)
+    assert score.ok, score.error
+    always_zero = ("def row_strategy(history):\n    return 0\n")
+    (workspace / "strategy.py").write_text(always_zero)
+    assert Scorer(task, TaskEnv.ensure(task)).score(workspace).metrics == score.metrics
+
+
+def test_the_file_count_and_disk_allowances_hold(tmp_path):
+    from harness.sandbox import Limits, Sandbox
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    with Sandbox(workspace, limits=Limits(max_files=2000, disk_mb=100, file_size_mb=4096)) as sandbox:
+        flood = sandbox.run("for i in $(seq 100); do touch a$i-{1..100}; sleep 0.1; done", timeout=120)
+        assert "past its limit of 2000" in flood.output and flood.restarted
+        count = len(os.listdir(workspace))
+        assert 2000 < count < 10_000  # stopped long before the 10,000 the loop makes
+        assert sandbox.run("rm -f a*; echo cleaned").output.strip() == "cleaned"
+        fast = sandbox.run("head -c 2000000000 /dev/zero > big", timeout=120)
+        assert "past its limit of 100 MB" in fast.output
+        written = (workspace / "big").stat().st_size if (workspace / "big").exists() else 0
+        assert written < (100 + 400) << 20  # the overshoot scripts/bench_disk_guard.py measures
+
+
+def test_cgroups_of_killed_harnesses_are_swept():
+    from harness.sandbox import cgroups
+
+    probe = cgroups.CgroupLimiter(64, 0)
+    if not probe.dirs:
+        probe.remove()
+        pytest.skip("no writable cgroup here")
+    parent = probe.dirs[0].parent
+    probe.remove()
+    stale = parent / "harness-999999999-deadbeef0000"  # no such pid
+    stale.mkdir()
+    cgroups._swept.discard(parent)
+    fresh = cgroups.CgroupLimiter(64, 0)
+    try:
+        assert not stale.exists()
+        assert all(d.name.startswith(f"harness-{os.getpid()}-") for d in fresh.dirs)
+    finally:
+        fresh.remove()
+
+
+def test_the_command_channel_is_out_of_reach_and_garbage_never_raises(hardened):
+    from harness.sandbox.output import OutputCollector
+
+    sandbox, _ = hardened
+    stolen = sandbox.run("python3 -c \"open('/proc/1/fd/0', 'rb')\"")
+    assert stolen.exit_code != 0 and "Permission denied" in stolen.output
+    hijacked = sandbox.run("printf() { echo FORGED; }", timeout=60)
+    assert hijacked.restarted and not hijacked.timed_out and "end-of-command marker" in hijacked.output
+    assert sandbox.run("echo fresh").output == "fresh\n"
+    for garbage in (b"abc /etc", b"99999999999999 /x", b"-1 /", b""):
+        collector = OutputCollector(b"s" * 32, 1000)
+        assert collector.feed(b"out\n" + b"s" * 32 + b" " + garbage + b"\0")
+        assert collector.exit_code is None and collector.garbled and collector.cwd is None
 
 
 # -- issue 14 item 4: a hostile workspace against the host-side file tools and the scorer ---

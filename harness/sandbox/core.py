@@ -100,7 +100,7 @@ class Sandbox:
         """The shell's working directory as of the last command that finished."""
         self._disk_note: str | None = None
         self._lost_note: str | None = None
-        self._disk = DiskGuard(self.workspace, self.files.readonly, limits)
+        self._disk = DiskGuard(self.workspace, self.files.readonly, limits, pause=self._pause)
         self._start()
 
     # -- lifecycle -------------------------------------------------------------
@@ -359,6 +359,21 @@ class Sandbox:
         if self._cgroup is None or not self.limits.processes:
             return False
         return self._cgroup.pids_current() >= 0.9 * self.limits.processes
+
+    def _pause(self, stop: bool) -> None:
+        """SIGSTOP (or SIGCONT) every process of the sandbox but bwrap; twice, for
+        children forked while the first pass ran."""
+        sig = signal.SIGSTOP if stop else signal.SIGCONT
+        for _ in range(2 if stop else 1):
+            pids = self._cgroup.pids() if self._cgroup is not None and self._cgroup.dirs else [
+                p.pid for p in self.processes()]
+            for pid in pids:
+                if self._proc is not None and pid == self._proc.pid:
+                    continue
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
 
     def _kill_commands(self) -> None:
         """SIGKILL every process but bwrap and the shell, until none is left."""

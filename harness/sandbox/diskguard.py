@@ -3,9 +3,10 @@
 Neither allowance has a kernel limit we can set without root and a dedicated
 filesystem (rlimits bound one file, not a tree), so the running command is watched:
 ``statvfs`` of the workspace's filesystem is one cheap call, made every
-:data:`CHECK_S` while a command runs; the workspace itself is walked only when the
-filesystem's free space or free inodes fell by more than an allowance, which may be
-other processes' doing, and at most every :data:`WALK_S`. A command that passes an
+:data:`CHECK_S` while a command runs; the workspace itself is walked (its processes
+stopped meanwhile) when the filesystem's free space or free inodes fell by more than
+an allowance, at most every :data:`WALK_S`, and every :data:`SWEEP_S` or so anyway,
+since another process freeing space on the same filesystem can hide ours. A command that passes an
 allowance is killed with its shell. How far a fast writer gets past the allowance
 before that (the overshoot) is measured by ``scripts/bench_disk_guard.py``.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from harness.sandbox.limits import Limits
 
 CHECK_S = 0.05
 WALK_S = 0.5
+SWEEP_S = 1.0
 
 
 @dataclass
@@ -33,14 +35,19 @@ class Usage:
 class DiskGuard:
     """Why a running command must be killed for its disk use, checked on demand."""
 
-    def __init__(self, workspace: Path, readonly: Sequence[Path], limits: Limits) -> None:
+    def __init__(self, workspace: Path, readonly: Sequence[Path], limits: Limits,
+                 pause: Callable[[bool], None] = lambda stop: None) -> None:
         self.workspace = workspace
+        self.pause = pause
+        """Stops (True) and resumes (False) the sandbox's processes: a walk of a tree
+        that a flood keeps growing would otherwise lag behind it."""
         self.frozen = {str(p) for p in readonly}
         self.limits = limits
         self._start_fs = self._statvfs()
         self._start = self.usage() if (limits.disk_mb or limits.max_files) else Usage()
         self._next_check = 0.0
         self._next_walk = 0.0
+        self._next_sweep = time.monotonic() + SWEEP_S
         self._last: Usage | None = None
 
     def _statvfs(self) -> os.statvfs_result | None:
@@ -84,10 +91,22 @@ class DiskGuard:
         grew = limits.disk_mb and (start.f_bavail * start.f_frsize - free) > limits.disk_mb << 20
         # Filesystems without inode accounting report 0 free inodes throughout.
         multiplied = limits.max_files and start.f_favail and start.f_favail - info.f_favail > limits.max_files
-        if not (grew or multiplied) or now < self._next_walk:
+        # statvfs sees the whole filesystem: another process freeing space can hide
+        # ours, so the workspace is also walked now and then, whatever statvfs says.
+        due = now >= self._next_sweep
+        if not (grew or multiplied or due) or now < self._next_walk:
             return None
+        self.pause(True)
+        walk_started = time.monotonic()
+        try:
+            used = self.usage()
+        finally:
+            self.pause(False)
+        took = time.monotonic() - walk_started
         self._next_walk = now + WALK_S
-        used, last = self.usage(), self._last
+        # A big workspace is walked less often: the processes stand still meanwhile.
+        self._next_sweep = now + max(SWEEP_S, 20 * took)
+        last = self._last
         self._last = used
         added_bytes, added_files = used.bytes - self._start.bytes, used.files - self._start.files
         # Past an allowance, only a command that goes on adding dies: the one that
