@@ -187,8 +187,12 @@ class Memory:
         except MemoryEntryTooLarge as err:
             return f"Error: {err}"
         except MemoryError_ as err:
-            return f"Error: the memory could not be written: {err}"
+            return f"Error: the memory could not be written: {self._for_agent(err)}"
         return f"Saved to memory as entry #{entry.id} ({self.count()} entries for this task)."
+
+    def _for_agent(self, err: Exception) -> str:
+        """The error without the database's host path, which the agent has no use for."""
+        return str(err).replace(str(self.path), "the memory database")
 
     def read(self, query: str) -> str:
         """The most relevant notes for ``query``, as the agent's observation."""
@@ -196,7 +200,7 @@ class Memory:
         try:
             entries = self.search(query, limit=self.read_limit) if query else self.recent(self.read_limit)
         except MemoryError_ as err:
-            return f"Error: the memory could not be read: {err}"
+            return f"Error: the memory could not be read: {self._for_agent(err)}"
         if not entries:
             if not query:
                 return "The memory is empty: save notes with memory_write."

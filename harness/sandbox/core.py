@@ -100,6 +100,8 @@ class Sandbox:
         """The shell's working directory as of the last command that finished."""
         self._disk_note: str | None = None
         self._lost_note: str | None = None
+        if self._launch.ids is not None:
+            self.files.owner = (self._launch.ids.uid, self._launch.ids.gid)
         self._disk = DiskGuard(self.workspace, self.files.readonly, limits, pause=self._pause)
         self._start()
 

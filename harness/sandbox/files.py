@@ -175,6 +175,10 @@ class WorkspaceFiles:
         self.readonly = [Path(p).resolve() for p in readonly]
         self.display_root = PurePosixPath(display_root)
         """Where messages say the workspace is: the sandbox's path, not the host's."""
+        self.owner: tuple[int, int] | None = None
+        """Host (uid, gid) of the sandbox's processes when they are not the harness's
+        own (a harness running as root): what the tools create is handed to them, or
+        the agent could not change the files its own tools wrote."""
 
     # -- paths ---------------------------------------------------------------------
 
@@ -299,6 +303,8 @@ class WorkspaceFiles:
             dirs.close()
         try:
             self._require_regular(fd, rel)
+            if self.owner is not None:
+                os.fchown(fd, *self.owner)
             with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=False) as handle:
                 handle.write(text)
         finally:
@@ -406,7 +412,7 @@ class WorkspaceFiles:
                         return dirs, None, None, [name, *queue]
                     if not create_dirs or last:
                         raise FileNotFoundError(f"{self._shown(raw)}: no such file or directory") from None
-                    _mkdir(name, dirs.top)
+                    _mkdir(name, dirs.top, self.owner)
                     queue.appendleft(name)
                     continue
                 except OSError as err:
@@ -524,11 +530,13 @@ def _under_workspace(posix: PurePosixPath) -> bool:
     return posix == SANDBOX_WORKSPACE or SANDBOX_WORKSPACE in posix.parents
 
 
-def _mkdir(name: str, dir_fd: int) -> None:
+def _mkdir(name: str, dir_fd: int, owner: tuple[int, int] | None = None) -> None:
     try:
         os.mkdir(name, 0o755, dir_fd=dir_fd)
     except FileExistsError:
-        pass  # made meanwhile: the walk opens it (or refuses it) next
+        return  # made meanwhile: the walk opens it (or refuses it) next
+    if owner is not None:
+        os.chown(name, *owner, dir_fd=dir_fd, follow_symlinks=False)
 
 
 def _read_at_most(fd: int, n: int) -> bytes:
