@@ -216,7 +216,8 @@ class Episode:
             self.recorder = recorder
             recorder.write("start", task=self.task.id, task_version=self.task.version,
                            model=model_info(self.model), seed=self.settings.seed,
-                           config=self._config(), versions=versions(), time=started.isoformat())
+                           config=self._config(), versions=versions(), time=started.isoformat(),
+                           sandbox=sandbox.policy)
             # Memory notes carry this episode's name and its best score so far.
             memory = episode_memory(self.settings.memory, self.run_dir.name, self.task,
                                     lambda: (best_metrics(self.task, ctx.scores) or {}).get(

@@ -205,7 +205,7 @@ class ResearchEnv(gymnasium.Env):
             raise
         self._recorder.write("start", task=self.task.id, task_version=self.task.version,
                              model={"backend": "gym"}, seed=seed, config=self._config(),
-                             versions=versions())
+                             versions=versions(), sandbox=self._sandbox.policy)
         memory = episode_memory(self.settings.memory, self.run_dir.name, self.task, self._best_primary)
         self._ctx = tool_context(
             self.task, self._sandbox, self._scorer, workspace, command_timeout=self.command_timeout,

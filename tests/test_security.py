@@ -204,6 +204,7 @@ def _python(sandbox, code: str) -> str:
 
 def test_agent_code_never_runs_as_host_root_and_kernel_knobs_stay_read_only(hardened):
     sandbox, workspace = hardened
+    assert sandbox.policy["seccomp"] and sandbox.policy["host_uid"] != 0
     sandbox.run("touch mine.txt")
     owner = (workspace / "mine.txt").lstat().st_uid
     assert owner == os.geteuid() if os.geteuid() != 0 else owner != 0

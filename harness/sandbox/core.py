@@ -172,6 +172,18 @@ class Sandbox:
             pass
 
     @property
+    def policy(self) -> dict:
+        """What protects this sandbox on this machine, for the trajectory's start record."""
+        launch = self._launch
+        return {
+            "host_uid": launch.ids.uid if launch.ids is not None else os.geteuid(),
+            "seccomp": launch.seccomp_problem is None,
+            **({"seccomp_problem": launch.seccomp_problem} if launch.seccomp_problem else {}),
+            "cgroups": self._cgroup.controllers() if self._cgroup is not None else [],
+            "bwrap": self.bwrap_origin,
+        }
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 

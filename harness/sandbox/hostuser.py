@@ -106,6 +106,9 @@ def hand_over(root: Path, ids: HostIds, keep: Iterable[Path] = ()) -> None:
             if full in frozen:
                 continue
             try:
+                info = os.lstat(full)
+                if not stat.S_ISDIR(info.st_mode) and info.st_nlink > 1:
+                    continue  # an inode shared with files outside (prepared data): not ours to give
                 os.lchown(full, ids.uid, ids.gid)
             except OSError:
                 pass
