@@ -218,6 +218,7 @@ class Sandbox:
                 return Result(self._startup_error(), None)
             return self._restart_result(collector, started, "the shell had exited")
         deadline = started + timeout
+        self._disk.begin()
         if self._read_until(collector, deadline, _starting):
             text, truncated = collector.text()
             if collector.garbled:

@@ -70,6 +70,11 @@ class DiskGuard:
                     pass
         return total
 
+    def begin(self) -> None:
+        """A command starts: the periodic walk is due only once it has run a while
+        (short commands, most of them, never pay for a walk)."""
+        self._next_sweep = time.monotonic() + SWEEP_S
+
     def settle(self) -> None:
         """After the offending command died: what it left is the new reference for
         "still growing", so the commands that clean up are not killed too."""
