@@ -16,7 +16,7 @@ from harness.models import resolve_model  # noqa: E402
 from harness.models.demo import DemoModel  # noqa: E402
 from harness.models.human import HumanModel  # noqa: E402
 from harness.models.openai import OpenAIModel  # noqa: E402
-from harness.models.registry import load_entries, parse_openai_spec  # noqa: E402
+from harness.models.registry import load_config, load_entries, parse_openai_spec  # noqa: E402
 from harness.models.replay import ReplayModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,13 +196,93 @@ def test_unknown_alias_names_the_known_ones():
         assert known in message
 
 
-def test_bad_models_file_is_one_clear_error(tmp_path):
-    write_user_models(tmp_path, '[models.x]\nmodle = "typo"\n')
-    with pytest.raises(HarnessError, match="unknown field 'modle'"):
-        resolve_model("x")
-    write_user_models(tmp_path, "[models.x\n")
-    with pytest.raises(HarnessError, match="not valid TOML"):
-        resolve_model("x")
+def solve_with_model(name: str):
+    """``harness solve`` as a user runs it, stopping at the model (nothing is built)."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    return CliRunner().invoke(
+        main, ["solve", str(REPO / "tasks" / "house_price"), "--model", name, "-q"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[models.x]\nmax_attempts = "3"\n',
+            "[models.x] field 'max_attempts' must be a whole number, e.g. max_attempts = 6 (got '3')",
+        ),
+        (
+            '[models.x]\nmodle = "typo"\n',
+            "[models.x] has unknown field 'modle': did you mean 'model'?",
+        ),
+        ("[models.x\n", "not valid TOML: Expected ']' at the end of a table declaration"),
+    ],
+    ids=["wrong-type", "unknown-key", "malformed"],
+)
+def test_bad_models_file_is_one_clear_line_from_the_cli(tmp_path, text, expected):
+    write_user_models(tmp_path, text)
+    result = solve_with_model("x")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {tmp_path / 'config' / 'models.toml'}: ")
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_models_file_values_keep_their_types(tmp_path):
+    """Strict types: TOML has true/false and integers, so a near miss is a mistake, not a value."""
+    for text, field in [
+        ("[defaults]\ntool_calls = 1\n", "[defaults] field 'tool_calls' must be true or false"),
+        ("[models.x]\nseed = 1.5\n", "[models.x] field 'seed' must be a whole number"),
+        (
+            "[models.x]\nheaders = { A = 1 }\n",
+            "[models.x] field 'headers' must be a table of strings",
+        ),
+        (
+            "[models.x]\ndiscover = [8000]\n",
+            "[models.x] field 'discover' must be a list of strings",
+        ),
+        ("[models]\nx = 3\n", "[models.x] must be a table of fields"),
+        ("[modles.x]\nmodel = 'm'\n", "unknown table [modles]: use [defaults] and [models.NAME]"),
+        ("models = 3\n", "models must be written as [models.NAME] table(s)"),
+    ]:
+        write_user_models(tmp_path, text)
+        with pytest.raises(HarnessError) as err:
+            load_entries()
+        assert field in str(err.value) and "\n" not in str(err.value)
+    write_user_models(tmp_path, '[models.x]\ntemperature = 1\ndiscover = "http://127.0.0.1:9/v1"\n')
+    entry = load_entries()["x"]
+    assert entry.temperature == 1.0 and entry.discover == ["http://127.0.0.1:9/v1"]
+
+
+def test_tool_calls_true_in_the_user_file_reaches_the_model(tmp_path):
+    with ChatServer([ACTION]) as server:
+        write_user_models(
+            tmp_path,
+            f'[models.box]\nmodel = "m"\nbase_url = "{server.base_url}"\ntool_calls = true\n',
+        )
+        model = resolve_model("box")
+    assert isinstance(model, OpenAIModel)
+    assert model.settings.tool_calls is True and model.tool_calls is True
+
+
+def test_openai_spec_gets_the_same_defaults_as_an_alias(tmp_path):
+    """One server behaves the same whether named by an alias or by openai:NAME@URL."""
+    url = "http://127.0.0.1:9/v1"
+    spec = resolve_model(f"openai:m@{url}")
+    assert spec.settings.temperature == load_config().defaults.temperature == 0.0
+    write_user_models(
+        tmp_path,
+        f'[defaults]\ntool_calls = true\nmax_attempts = 2\n[models.box]\nmodel = "m"\nbase_url = "{url}"\n',
+    )
+    alias, spec = resolve_model("box"), resolve_model(f"openai:other@{url}")
+    for model in (alias, spec):
+        assert model.settings.tool_calls is True and model.settings.max_attempts == 2
+        assert model.settings.temperature == 0.0
 
 
 def test_builtin_specs(tmp_path):

@@ -13,6 +13,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -68,9 +69,9 @@ class ModelOptions:
     """Cap on one backoff wait."""
     retry_after_max_s: float = 120.0
     """Cap on a server's ``Retry-After``."""
-    extra_body: dict = field(default_factory=dict)
+    extra_body: dict[str, Any] = field(default_factory=dict)
     """Extra JSON fields sent with every request (``{"top_k": 20}``, ...)."""
-    headers: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     """Extra HTTP headers."""
     tool_calls: bool = False
     """Send the ACI's tools as native function-calling schemas (``tools``) and read the

@@ -9,14 +9,20 @@ variables (``<ALIAS>_BASE_URL``, ``<ALIAS>_MODEL``, ``<ALIAS>_API_KEY``,
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import paths
 from harness.errors import HarnessError
@@ -43,8 +49,63 @@ class ModelEntry(ModelOptions):
     """Environment variables holding the API key, tried in order."""
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(ModelEntry) if f.name != "alias"}
-_INTEGER = ("max_attempts", "max_tokens", "seed", "context_window")
+_HINTS = typing.get_type_hints(ModelEntry)
+
+
+def _as_list(value: Any) -> Any:
+    """``discover = "http://..."`` means a list of one: a common way to write it."""
+    return [value] if isinstance(value, str) else value
+
+
+def _table_model() -> type[BaseModel]:
+    """The pydantic model of one ``[defaults]`` or ``[models.NAME]`` table.
+
+    Built from :class:`ModelEntry`'s own fields and type hints, so a field added to
+    ``ModelOptions`` is accepted in the file at once with the right type, and the
+    field list is written in one place. Every field is optional (``None`` = not set
+    in this file), which is what lets the user's file override the packaged one
+    field by field. Types are strict: TOML has real booleans, integers and strings,
+    so ``max_attempts = 2.5`` or ``tool_calls = "yes"`` is a mistake to report, not
+    a value to coerce.
+    """
+    fields: dict[str, Any] = {
+        f.name: (_HINTS[f.name] | None, None)
+        for f in dataclasses.fields(ModelEntry)
+        if f.name != "alias"
+    }
+    return pydantic.create_model(
+        "ModelTable",
+        __config__=ConfigDict(strict=True, extra="forbid"),
+        __validators__={
+            "_a_string_is_a_list_of_one": field_validator("discover", "api_key_env", mode="before")(
+                _as_list
+            )
+        },
+        **fields,
+    )
+
+
+ModelTable = _table_model()
+
+
+class ModelsFile(BaseModel):
+    """One models.toml: a ``[defaults]`` table and one ``[models.NAME]`` table per alias."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    defaults: ModelTable = Field(default_factory=ModelTable)  # type: ignore[valid-type]
+    """Values every alias (and every ``openai:`` spec) starts from."""
+    models: dict[str, ModelTable] = Field(default_factory=dict)  # type: ignore[valid-type]
+    """The aliases, by the name given to ``--model``."""
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """The models files merged: the defaults and the aliases built on them."""
+
+    defaults: ModelEntry
+    """What a model named without an alias (``openai:NAME@URL``) gets."""
+    aliases: dict[str, ModelEntry]
 
 
 def packaged_file() -> Path:
@@ -55,64 +116,102 @@ def user_file() -> Path:
     return paths.config_dir() / "models.toml"
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> ModelsFile | None:
+    """``path`` validated, or None when it does not exist; HarnessError in one line else."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
     except FileNotFoundError:
-        return {}
+        return None
     except tomllib.TOMLDecodeError as err:
-        raise HarnessError(f"{path} is not valid TOML: {err}") from None
+        raise HarnessError(f"{path}: not valid TOML: {err}; fix the syntax there") from None
+    try:
+        return ModelsFile.model_validate(data)
+    except ValidationError as err:
+        raise HarnessError(f"{path}: {_explain(err)}") from None
 
 
-def _check(alias: str, values: Mapping[str, Any], path: Path) -> dict:
-    out = {}
-    for key, value in values.items():
-        if key not in _FIELDS:
-            known = ", ".join(sorted(_FIELDS))
-            raise HarnessError(
-                f"{path}: alias {alias!r} has unknown field {key!r} (known: {known})"
-            )
-        if key in ("discover", "api_key_env"):
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise HarnessError(f"{path}: {alias}.{key} must be a list of strings")
-        elif key in ("extra_body", "headers"):
-            if not isinstance(value, dict):
-                raise HarnessError(f"{path}: {alias}.{key} must be a table")
-        elif key in ("model", "base_url"):
-            if not isinstance(value, str):
-                raise HarnessError(f"{path}: {alias}.{key} must be a string")
-        elif key in _INTEGER:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise HarnessError(f"{path}: {alias}.{key} must be an integer")
-        elif not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise HarnessError(f"{path}: {alias}.{key} must be a number")
-        out[key] = value
-    return out
+def _explain(err: ValidationError) -> str:
+    """The first problem of a models file as one line: where, which field, what to write."""
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    loc = errors[0]["loc"]
+    got = errors[0].get("input")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if len(loc) == 1 and errors[0]["type"] == "extra_forbidden":  # only two tables exist
+        return f"unknown table [{loc[0]}]: use [defaults] and [models.NAME]{more}"
+    if len(loc) == 1:
+        header = "[defaults]" if loc[0] == "defaults" else "[models.NAME]"
+        return f"{loc[0]} must be written as {header} table(s), not {loc[0]} = ...{more}"
+    if loc[0] == "defaults":
+        table, rest = "[defaults]", loc[1:]
+    elif len(loc) == 2:
+        header = f"[models.{_toml_key(str(loc[1]))}]"
+        return (
+            f"{header} must be a table of fields (model = ..., base_url = ...), not one value{more}"
+        )
+    else:
+        table, rest = f"[models.{_toml_key(str(loc[1]))}]", loc[2:]
+    name = str(rest[0])
+    if errors[0]["type"] == "extra_forbidden":
+        known = [n for n in _HINTS if n != "alias"]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"remove it (known: {', '.join(known)})"
+        return f"{table} has unknown field {name!r}: {hint}{more}"
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    return f"{table} field {name!r} must be {_expected(name)}{shown}{more}"
+
+
+def _toml_key(key: str) -> str:
+    """An alias as it is written in a table header: quoted when it holds dots or spaces."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
+def _expected(name: str) -> str:
+    """What a field of the models file must hold, with an example line to copy."""
+    hint = _HINTS[name]
+    if isinstance(hint, types.UnionType):  # ``float | None``: the None is "not set"
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    kind = typing.get_origin(hint) or hint
+    if kind is bool:
+        return f"true or false, e.g. {name} = true"
+    if kind is int:
+        return f"a whole number, e.g. {name} = 6"
+    if kind is float:
+        return f"a number, e.g. {name} = 0.5"
+    if kind is list:
+        return f'a list of strings, e.g. {name} = ["A", "B"]'
+    if kind is dict:
+        values = typing.get_args(hint)
+        if values and values[1] is str:
+            return f'a table of strings, e.g. {name} = {{ X-Name = "value" }}'
+        return f"a table, e.g. {name} = {{ top_k = 20 }}"
+    return f'a string, e.g. {name} = "text"'
+
+
+def load_config(files: list[Path] | None = None) -> ModelsConfig:
+    """The packaged models file merged with the user's (or ``files``), field by field."""
+    files = files if files is not None else [packaged_file(), user_file()]
+    defaults: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    for path in files:
+        parsed = _read(path)
+        if parsed is None:
+            continue
+        defaults.update(parsed.defaults.model_dump(exclude_unset=True))
+        for alias, table in parsed.models.items():
+            tables.setdefault(alias, {}).update(table.model_dump(exclude_unset=True))
+    return ModelsConfig(
+        defaults=ModelEntry(alias="", **defaults),
+        aliases={
+            alias: ModelEntry(alias=alias, **{**defaults, **values})
+            for alias, values in tables.items()
+        },
+    )
 
 
 def load_entries(files: list[Path] | None = None) -> dict[str, ModelEntry]:
-    """Aliases of the packaged models file merged with the user's (or ``files``)."""
-    files = files if files is not None else [packaged_file(), user_file()]
-    defaults: dict = {}
-    tables: dict[str, dict] = {}
-    for path in files:
-        data = _read(path)
-        unknown = set(data) - {"defaults", "models"}
-        if unknown:
-            raise HarnessError(
-                f"{path}: unknown table(s) {', '.join(sorted(unknown))}; use [defaults] and [models.NAME]"
-            )
-        defaults.update(_check("defaults", data.get("defaults", {}), path))
-        for alias, values in (data.get("models") or {}).items():
-            if not isinstance(values, dict):
-                raise HarnessError(f"{path}: models.{alias} must be a table")
-            tables.setdefault(alias, {}).update(_check(alias, values, path))
-    return {
-        alias: ModelEntry(alias=alias, **{**defaults, **values}) for alias, values in tables.items()
-    }
+    """The aliases of :func:`load_config`."""
+    return load_config(files).aliases
 
 
 def env_name(alias: str, suffix: str) -> str:
@@ -198,20 +297,24 @@ def build_alias(
 
 
 def build_openai(
-    spec: str, entries: Mapping[str, ModelEntry], sampling: Mapping[str, Any] | None = None
+    spec: str, config: ModelsConfig, sampling: Mapping[str, Any] | None = None
 ) -> OpenAIModel:
-    """The model of an ``openai:<name>@<base_url>`` spec; prices from a matching alias."""
+    """The model of an ``openai:<name>@<base_url>`` spec.
+
+    It starts from the models file's ``[defaults]`` like any alias, so one server
+    behaves the same however it is named; an alias for the same model and URL lends
+    its prices and key variables.
+    """
     name, url = parse_openai_spec(spec)
-    defaults = ModelEntry(alias="")
     template = next(
         (
             e
-            for e in entries.values()
+            for e in config.aliases.values()
             if e.model == name and e.base_url and normalize_url(e.base_url) == url
         ),
         None,
     )
-    entry = dataclasses.replace(template or defaults, alias="")
+    entry = dataclasses.replace(template or config.defaults, alias="")
     api_key = os.environ.get("HARNESS_API_KEY") or os.environ.get("OPENAI_API_KEY")
     if template:
         api_key = _api_key(template.alias, template.api_key_env) or api_key
@@ -237,7 +340,7 @@ def resolve(
     task: Any = None,
     echo: Callable[[str], Any] = print,
     sampling: Mapping[str, Any] | None = None,
-    entries: Mapping[str, ModelEntry] | None = None,
+    config: ModelsConfig | None = None,
 ) -> Model:
     """See :func:`harness.models.resolve_model`."""
     spec = (spec or "").strip()
@@ -257,10 +360,10 @@ def resolve(
         from harness.models.human import HumanModel
 
         return HumanModel()
-    entries = load_entries() if entries is None else entries
+    config = load_config() if config is None else config
     if spec.startswith("openai:"):
-        return build_openai(spec, entries, sampling)
-    if spec in entries:
-        return build_alias(entries[spec], sampling=sampling, echo=echo)
-    known = ", ".join([*BUILTIN, *sorted(entries)])
+        return build_openai(spec, config, sampling)
+    if spec in config.aliases:
+        return build_alias(config.aliases[spec], sampling=sampling, echo=echo)
+    known = ", ".join([*BUILTIN, *sorted(config.aliases)])
     raise HarnessError(f"unknown model {spec!r}; known: {known} (add aliases in {user_file()})")
