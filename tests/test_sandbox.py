@@ -120,7 +120,8 @@ def test_no_network(sandbox):
         for target in (f"127.0.0.1/{port}", "1.1.1.1/53", "8.8.8.8/53"):
             result = sandbox.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}' && echo CONNECTED")
             assert "CONNECTED" not in result.output
-        assert "lo" in sandbox.run("ls /sys/class/net 2>/dev/null || echo lo").output
+        interfaces = sandbox.run("python3 -c 'import socket; print(sorted(n for _, n in socket.if_nameindex()))'")
+        assert interfaces.output.strip() == "['lo']"
     finally:
         server.close()
 
@@ -161,10 +162,11 @@ def test_runs_as_unprivileged_user_with_clean_env(sandbox):
 
 def test_fork_bomb_ends_without_hurting_the_host(workspace):
     with Sandbox(workspace, limits=Limits(processes=200)) as sb:
-        sb.run(":(){ :|:& };:", timeout=5)
-        result = sb.run("sleep 1; echo survived", timeout=20)
-        assert "survived" in sb.run("echo survived", timeout=20).output or "survived" in result.output
-        assert len(sb.processes()) < 250
+        sb.run(":(){ :|:& };:", timeout=5)  # returns at once: the bomb runs in the background
+        settle = sb.run("sleep 1; echo settle", timeout=20)
+        assert "limit of 200 processes" in settle.output and "settle" in settle.output
+        assert sb.run("echo survived", timeout=20).output == "survived\n"
+        assert len(sb.processes()) < 10  # the bomb's processes are gone, not just capped
 
 
 def test_memory_bomb_ends_that_command(workspace):

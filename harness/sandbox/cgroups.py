@@ -76,6 +76,19 @@ class CgroupLimiter:
                     return 0
         return 0
 
+    def pids_refused(self) -> int:
+        """How many forks the pids limit has refused so far (``pids.events``' max)."""
+        for directory in self.dirs:
+            if directory.relative_to(_ROOT).parts[0] == "pids":
+                try:
+                    for line in (directory / "pids.events").read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "max":
+                            return int(value)
+                except (OSError, ValueError):
+                    return 0
+        return 0
+
     def pids(self) -> list[int]:
         found: set[int] = set()
         for directory in self.dirs:

@@ -13,6 +13,7 @@ having answered (a redefined ``printf``, a subshell reading the channel).
 from __future__ import annotations
 
 import array
+import enum
 import fcntl
 import os
 import resource
@@ -23,6 +24,7 @@ import subprocess
 import termios
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -51,6 +53,23 @@ _READ_CHUNK = 65536
 _IDLE_CHECK_S = 0.5
 _READ_SYSCALL = {"x86_64": b"0", "aarch64": b"63"}.get(os.uname().machine)
 """read(2)'s number, as /proc/PID/syscall shows it."""
+
+
+class Read(enum.Enum):
+    """How reading a command's output ended."""
+
+    DONE = "done"  # the end marker arrived
+    TIMEOUT = "timeout"
+    DISK = "disk"  # the disk guard stopped it
+    LOST = "lost"  # the shell waits for input and never answered
+    EOF = "eof"  # the shell exited
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    kind: Read
+    note: str = ""
+    """For a shell that must be replaced: why, in words for the agent."""
 
 
 class Sandbox:
@@ -95,11 +114,8 @@ class Sandbox:
         self._cgroup: CgroupLimiter | None = None
         self._shell_pid: int | None = None
         self._init_pid: int | None = None
-        self.restarts = 0
         self.cwd = str(SANDBOX_WORKSPACE)
         """The shell's working directory as of the last command that finished."""
-        self._disk_note: str | None = None
-        self._lost_note: str | None = None
         if self._launch.ids is not None:
             self.files.owner = (self._launch.ids.uid, self._launch.ids.gid)
         self._disk = DiskGuard(self.workspace, self.files.readonly, limits, pause=self._pause)
@@ -109,6 +125,7 @@ class Sandbox:
 
     def _start(self) -> None:
         self._cgroup = CgroupLimiter(self.limits.processes, self.limits.memory_mb << 20)
+        self._pids_refused = 0
         cgroup, limits = self._cgroup, self.limits
 
         def in_child() -> None:
@@ -138,7 +155,6 @@ class Sandbox:
                 "- run `harness sandbox check` for details"
             )
         self._shell_pid = self._init_pid = None  # looked up on the first timeout
-        self._eof = False
 
     def _find_shell(self) -> tuple[int | None, int | None]:
         """Host pids of the shell and of bwrap's init inside the pid namespace."""
@@ -209,69 +225,71 @@ class Sandbox:
         sentinel = secrets.token_hex(16)
         command = cmd.encode("utf-8", errors="surrogateescape")
         header = f"__h {len(command)}; printf '\\n{sentinel} %d %s\\0' $? \"$PWD\"\n".encode()
-        payload = header + command
         collector = OutputCollector(sentinel.encode(), self.limits.output_bytes)
         try:
-            self._send(payload, started + timeout)
+            self._send(header + command, started + timeout)
         except OSError:
             if _starting:
                 return Result(self._startup_error(), None)
             return self._restart_result(collector, started, "the shell had exited")
-        deadline = started + timeout
         self._disk.begin()
-        if self._read_until(collector, deadline, _starting):
-            text, truncated = collector.text()
-            if collector.garbled:
-                return self._restart_result(
-                    collector, started, "the end-of-command marker came back garbled (was printf or "
-                    "builtin redefined as a shell function?)")
-            if self._near_process_limit():
-                self._kill_commands()
-                text += (
-                    f"\n[the sandbox reached its limit of {self.limits.processes} processes "
-                    "(a fork bomb?): all background processes were killed]"
-                )
-            if collector.cwd:
-                self.cwd = collector.cwd
-            return Result(
-                text,
-                collector.exit_code,
-                truncated=truncated,
-                elapsed_s=time.perf_counter() - started,
-            )
+        read = self._read_until(collector, started + timeout, watch=not _starting)
         if _starting:
-            return Result(collector.text()[0] or self._startup_error(), None)
-        if self._disk_note:
-            # Kill the whole shell: the rest of a loop would go on writing otherwise.
-            note, self._disk_note = self._disk_note, None
-            result = self._restart_result(collector, started, note)
+            text = collector.text()[0]
+            if read.kind is not Read.DONE:
+                return Result(text or self._startup_error(), None)
+            self.cwd = collector.cwd or str(SANDBOX_WORKSPACE)
+            return Result(text, collector.exit_code)
+        if read.kind is Read.DONE:
+            return self._finished(collector, started)
+        if read.kind is Read.TIMEOUT:
+            return self._timed_out(collector, started, timeout)
+        # DISK, LOST, EOF: the shell goes (the rest of a loop would go on writing).
+        result = self._restart_result(collector, started, read.note)
+        if read.kind is Read.DISK:
             self._disk.settle()
-            return result
-        if self._lost_note:
-            note, self._lost_note = self._lost_note, None
-            return self._restart_result(collector, started, note)
-        if self._eof or self._proc.poll() is not None:
-            return self._restart_result(collector, started, "the shell exited")
-        # Timed out: kill the command's processes and give the shell a moment to report.
+        return result
+
+    def _finished(self, collector: OutputCollector, started: float) -> Result:
+        text, truncated = collector.text()
+        if collector.garbled:
+            return self._restart_result(
+                collector, started, "the end-of-command marker came back garbled (was printf or "
+                "builtin redefined as a shell function?)")
+        if self._near_process_limit():
+            self._kill_commands()
+            self._drain()  # what the dying processes wrote must not open the next command
+            self._pids_refused = self._cgroup.pids_refused()  # refusals until they died
+            text += (f"\n[the sandbox reached its limit of {self.limits.processes} processes "
+                     "(a fork bomb?): all background processes were killed]")
+        if collector.cwd:
+            self.cwd = collector.cwd
+        return Result(text, collector.exit_code, truncated=truncated,
+                      elapsed_s=time.perf_counter() - started)
+
+    def _drain(self) -> None:
+        """Discard output already waiting in the pipe (late writes of killed processes)."""
+        while True:
+            try:
+                if not os.read(self._stdout, _READ_CHUNK):
+                    return
+            except (BlockingIOError, OSError):
+                return
+
+    def _timed_out(self, collector: OutputCollector, started: float, timeout: float) -> Result:
+        """Kill the command's processes and give the shell a moment to report; a shell
+        that does not is replaced."""
         self._kill_commands()
-        if self._read_until(collector, time.perf_counter() + _KILL_GRACE_S):
+        if self._read_until(collector, time.perf_counter() + _KILL_GRACE_S, watch=False).kind is Read.DONE:
             text, truncated = collector.text()
             # Reap the killed jobs now so their "Killed" notices don't reach the next command.
             self.run("wait 2>/dev/null", timeout=_KILL_GRACE_S)
-            return Result(
-                text + f"\n[command timed out after {timeout:g} s and was killed]",
-                None,
-                timed_out=True,
-                truncated=truncated,
-                elapsed_s=time.perf_counter() - started,
-            )
-        result = self._restart_result(
-            collector, started, f"the command timed out after {timeout:g} s"
-        )
-        return Result(
-            result.output, None, timed_out=True, truncated=result.truncated,
-            restarted=True, elapsed_s=result.elapsed_s,
-        )
+            return Result(text + f"\n[command timed out after {timeout:g} s and was killed]", None,
+                          timed_out=True, truncated=truncated, elapsed_s=time.perf_counter() - started)
+        result = self._restart_result(collector, started, f"the command timed out after {timeout:g} s",
+                                      wait=False)
+        return Result(result.output, None, timed_out=True, truncated=result.truncated,
+                      restarted=True, elapsed_s=result.elapsed_s)
 
     def _startup_error(self) -> str:
         try:
@@ -279,20 +297,22 @@ class Sandbox:
         except (OSError, ValueError):
             return "bwrap exited"
 
-    def _read_until(self, collector: OutputCollector, deadline: float, starting: bool = False) -> bool:
+    def _read_until(self, collector: OutputCollector, deadline: float, *, watch: bool = True) -> ReadOutcome:
+        """Read the shell's output until the command's end marker or another way the
+        command ends. ``watch``: apply the disk guard and the lost-marker check."""
         next_idle_check = time.perf_counter() + _IDLE_CHECK_S
         idle_checks = 0
         while True:
             now = time.perf_counter()
             remaining = deadline - now
             if remaining <= 0:
-                return False
-            self._disk_note = None if starting else self._disk.check()
-            if self._disk_note:
-                return False
+                return ReadOutcome(Read.TIMEOUT)
+            note = self._disk.check() if watch else None
+            if note:
+                return ReadOutcome(Read.DISK, note)
             events = self._poll.poll(min(remaining, CHECK_S) * 1000)
             if not events:
-                if now < next_idle_check:
+                if not watch or now < next_idle_check:
                     continue
                 next_idle_check = now + _IDLE_CHECK_S
                 # A shell waiting for input with nothing left in the pipe is not running
@@ -300,9 +320,8 @@ class Sandbox:
                 # stolen. Seen twice in a row, the command is over.
                 idle_checks = idle_checks + 1 if self._shell_waits_for_input() else 0
                 if idle_checks >= 2:
-                    self._lost_note = ("the command ended without its end-of-command marker "
-                                       "(a redefined printf, or a process reading the shell's input?)")
-                    return False
+                    return ReadOutcome(Read.LOST, "the command ended without its end-of-command marker "
+                                                  "(a redefined printf, or a process reading the shell's input?)")
                 continue
             idle_checks = 0
             try:
@@ -310,10 +329,9 @@ class Sandbox:
             except BlockingIOError:
                 continue
             if not chunk:
-                self._eof = True
-                return False
+                return ReadOutcome(Read.EOF, "the shell exited")
             if collector.feed(chunk):
-                return True
+                return ReadOutcome(Read.DONE)
 
     def _send(self, data: bytes, deadline: float) -> None:
         """Write all of ``data`` to the shell, giving up (OSError) at ``deadline``
@@ -346,18 +364,20 @@ class Sandbox:
             return False
         return len(fields) > 1 and fields[0] == _READ_SYSCALL and fields[1] == b"0x0" and pending[0] == 0
 
-    def _restart_result(self, collector: OutputCollector, started: float, why: str) -> Result:
+    def _restart_result(self, collector: OutputCollector, started: float, why: str,
+                        wait: bool | None = None) -> Result:
         text, truncated = collector.text()
         exit_code = None
         # Only a shell that exited by itself has an exit code worth waiting for; one
         # being stopped (disk, lost marker, timeout) dies at once, before it writes more.
-        if self._proc is not None and why in ("the shell exited", "the shell had exited"):
+        if wait is None:
+            wait = why in ("the shell exited", "the shell had exited")
+        if self._proc is not None and wait:
             try:
                 exit_code = self._proc.wait(timeout=_KILL_GRACE_S)
             except subprocess.TimeoutExpired:
                 pass
         self._kill_all()
-        self.restarts += 1
         self._start()
         note = f"\n[{why}; a new shell was started: the working directory and variables were reset]"
         return Result(
@@ -371,9 +391,13 @@ class Sandbox:
     # -- killing ---------------------------------------------------------------
 
     def _near_process_limit(self) -> bool:
+        """The pids limit refused a fork since the last check (a snapshot of the count
+        alone misses a bomb whose processes die and respawn), or is nearly reached."""
         if self._cgroup is None or not self.limits.processes:
             return False
-        return self._cgroup.pids_current() >= 0.9 * self.limits.processes
+        refused = self._cgroup.pids_refused()
+        hit, self._pids_refused = refused > self._pids_refused, refused
+        return hit or self._cgroup.pids_current() >= 0.9 * self.limits.processes
 
     def _pause(self, stop: bool) -> None:
         """SIGSTOP (or SIGCONT) every process of the sandbox but bwrap; twice, for
@@ -397,8 +421,14 @@ class Sandbox:
         keep = {self._proc.pid, self._shell_pid, self._init_pid}
         for _ in range(20):
             procs = [p for p in self.processes() if p.pid not in keep]
+            if self._cgroup is not None and self._cgroup.dirs:  # also those the tree walk missed
+                listed = {p.pid for p in procs} | keep
+                procs += _processes([pid for pid in self._cgroup.pids() if pid not in listed])
             if not procs:
                 return
+            # Stop them all first: a fork bomb's survivors would respawn while we kill.
+            for proc in procs:
+                _signal(proc, signal.SIGSTOP)
             for proc in procs:
                 _kill(proc)
             psutil.wait_procs(procs, timeout=0.2)
@@ -449,8 +479,12 @@ def _alive(proc: psutil.Process) -> bool:
 
 
 def _kill(proc: psutil.Process) -> None:
+    _signal(proc, signal.SIGKILL)
+
+
+def _signal(proc: psutil.Process, sig: int) -> None:
     try:
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
     except psutil.Error:
         pass
 
