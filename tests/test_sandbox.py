@@ -294,3 +294,23 @@ def test_state_dirs_of_killed_sandboxes_are_swept(workspace):
         assert sb.run("echo ok").output == "ok\n"
     assert not any(path.exists() for path in dead) and mine.exists()
     mine.rmdir()
+
+
+def test_harness_shell_with_a_task_is_the_episodes_sandbox(tmp_path):
+    """`harness shell --task` gets the task's environment and read-only files, for one
+    command and interactively, through the same start as an episode."""
+    import subprocess
+    import sys
+
+    harness = [sys.executable, "-m", "harness.cli"]
+    workspace = tmp_path / "ws"
+    one = subprocess.run([*harness, "shell", "-w", str(workspace), "--task", "house_price", "-c",
+                          "python -c 'import sklearn; print(\"sklearn\")'; test -w evaluate.py || echo read-only"],
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.split() == ["sklearn", "read-only"]
+    assert (workspace / "baseline.py").is_file()  # an empty workspace got the task's files
+    typed = subprocess.run([*harness, "shell", "-w", str(workspace), "--task", "house_price"],
+                           input="python -c 'print(6 * 7)'\nexit 5\n", capture_output=True, text=True,
+                           timeout=300)
+    assert typed.returncode == 5 and "42" in typed.stdout

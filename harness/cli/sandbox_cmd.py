@@ -32,37 +32,40 @@ def check() -> None:
 @click.command("shell")
 @click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory mounted read-write at /home/agent/workspace.")
+@click.option("--task", "task_name", default=None,
+              help="Open exactly this task's episode sandbox: its environment, read-only files, "
+                   "network setting and limits (an empty workspace gets the task's files).")
 @click.option("-c", "command", help="Run one command and exit with its status.")
 @click.option("--network", is_flag=True, help="Allow network access (agents never get it unless a task asks).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds before -c is killed.")
-def shell(workspace: Path, command: str | None, network: bool, timeout: float) -> None:
+def shell(workspace: Path, task_name: str | None, command: str | None, network: bool, timeout: float) -> None:
     """A shell in exactly the sandbox an agent gets."""
     from harness.sandbox import Sandbox
+    from harness.sandbox.interactive import run_interactive
 
     workspace.mkdir(parents=True, exist_ok=True)
+    options = _task_sandbox(task_name, workspace) if task_name else {"network": network}
     if command is not None:
-        with Sandbox(workspace, network=network) as sandbox:
+        with Sandbox(workspace, **options) as sandbox:
             result = sandbox.run(command, timeout=timeout)
         sys.stdout.write(result.output)
         if result.output and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.exit(result.exit_code if result.exit_code is not None else 124)
-    from harness.sandbox.bwrap import SHELL, find_bwrap, sandbox_env
-    from harness.sandbox.core import apply_rlimits
-    from harness.sandbox.launch import Launch
-    from harness.sandbox.limits import Limits
+    sys.exit(run_interactive(workspace, **options))
 
-    bwrap, _ = find_bwrap()
-    env = sandbox_env({"PS1": "agent@sandbox:\\w$ "}, (), 0)
-    # The same start as an episode's shell (uid, seccomp, empty environment, rlimits),
-    # with a terminal: no new session, an interactive bash.
-    launch = Launch(bwrap, workspace.resolve(), network=network, binds=(), readonly=(), env=env,
-                    gpus=(), interactive=True, command=(SHELL, "--noprofile", "--norc", "-i"))
-    try:
-        code = launch.popen(lambda: apply_rlimits(Limits())).wait()
-    finally:
-        launch.close()
-    sys.exit(code)
+
+def _task_sandbox(name: str, workspace: Path) -> dict:
+    """The arguments an episode of task ``name`` opens its sandbox with."""
+    from harness.taskenv import TaskEnv
+    from harness.tasks import Task, find_task
+
+    task = Task.load(find_task(name))
+    if not any(workspace.iterdir()):
+        task.make_workspace(workspace)
+    env = TaskEnv.ensure(task, progress=lambda line: click.echo(line, err=True))
+    return {"network": task.needs.network, "binds": env.binds(), "env": env.env(),
+            "readonly": task.readonly, "gpus": list(range(task.needs.gpus))}
 
 
 COMMANDS = [sandbox_group, shell]
