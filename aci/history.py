@@ -5,18 +5,19 @@ and the last ``keep_last`` observations in full and shortens every older
 observation to one line (``Old output omitted (123 lines).``). Token counts are
 cached per message, so a step costs a count of the new message only, not a
 re-tokenisation of the whole history.
+
+The caller says how to count: ``count`` is any ``str -> int`` (the model server's
+tokenizer, an estimate); without one the offline tiktoken counter of
+:mod:`aci.tokens` for ``model`` is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from harness.tokens import counter_for
-
-MESSAGE_OVERHEAD = 4
-"""Tokens OpenAI's chat format adds per message (as in harness.tokens)."""
-REPLY_PRIMING = 3
+from aci.protocols import TokenCounter
+from aci.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, counter_for
 
 Message = dict[str, Any]
 
@@ -47,7 +48,7 @@ class History:
     """
 
     def __init__(self, keep_last: int = 5, *, model: str = "", keep_first: int = 2,
-                 count: Callable[[str], int] | None = None, window: int | None = None) -> None:
+                 count: TokenCounter | None = None, window: int | None = None) -> None:
         self.keep_last = keep_last
         self.keep_first = keep_first
         self.count = count or counter_for(model)
