@@ -7,9 +7,20 @@ One step of an episode, with the names this package exports::
     messages.append({"role": "user", "content": outcome.observation})
     view, tokens = history.view(messages)
     status = ctx.exit_status or budget.exceeded(tokens)
+
+``aci`` imports nothing from ``harness``: what it needs from outside (files, shell,
+scorer, memory, token counter) is stated in :mod:`aci.protocols`, its errors in
+:mod:`aci.errors`. A custom tool imports only ``aci``.
 """
 
 from aci.context import ScoreFailure, ScoreRecord, ToolContext
+from aci.errors import (
+    AciError,
+    ToolClashError,
+    ToolDefinitionError,
+    ToolError,
+    ToolUsageError,
+)
 from aci.execute import Outcome, execute
 from aci.history import History
 from aci.limits import (
@@ -27,17 +38,11 @@ from aci.limits import (
 )
 from aci.parsing import Action, FormatError, parse_reply
 from aci.prompts import format_error_message, next_step, system_prompt, task_prompt
-from aci.registry import (
-    Tool,
-    ToolClashError,
-    ToolError,
-    ToolRegistry,
-    ToolUsageError,
-    tool,
-)
+from aci.registry import Tool, ToolRegistry, tool
 
 __all__ = [
     "AUTOSUBMIT_COST",
+    "AciError",
     "AUTOSUBMIT_STEPS",
     "Action",
     "Budget",
@@ -56,6 +61,7 @@ __all__ = [
     "Tool",
     "ToolClashError",
     "ToolContext",
+    "ToolDefinitionError",
     "ToolError",
     "ToolRegistry",
     "ToolUsageError",

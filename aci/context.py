@@ -13,34 +13,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from harness.sandbox.files import SANDBOX_WORKSPACE, WorkspaceFiles
+from aci.protocols import Files, Linter, Memory, ScoreLike, Scorer, Shell
 
 _CHECKOUT = str(Path(__file__).resolve().parent.parent)
-
-
-@runtime_checkable
-class ScoreLike(Protocol):
-    """What the task's scorer returns."""
-
-    metrics: dict[str, float] | None
-    error: str | None
-
-
-@runtime_checkable
-class MemoryLike(Protocol):
-    """The memory store behind ``memory_write`` / ``memory_read``."""
-
-    def write(self, text: str, *, step: int | None = None) -> str: ...
-
-    def read(self, query: str) -> str: ...
-
-
-class RunResult(Protocol):
-    output: str
-    exit_code: int | None
-    timed_out: bool
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:>-])/[^\s'\"`:,;()\[\]{}<>|]+")
+"""An absolute path in a message (not the tail of ``a/b``, ``../x`` or a URL)."""
 
 
 @dataclass
@@ -58,21 +37,21 @@ class ScoreRecord:
 class ToolContext:
     """Everything a tool call may use; one per episode."""
 
-    files: WorkspaceFiles
+    files: Files
     """The workspace, by workspace-relative path; refuses paths that escape it."""
-    run: Callable[[str, float], RunResult] | None = None
+    run: Shell | None = None
     """Run a shell command in the sandbox: ``run(command, timeout) -> Result``."""
     command_timeout: float = 600.0
     """Seconds a shell command may run (the task's per-command timeout)."""
-    score: Callable[[], ScoreLike] | None = None
+    score: Scorer | None = None
     """Score the current submission; None when the task has no scorer."""
     baseline: dict[str, float] | None = None
     """The task's baseline metrics, shown next to validation scores."""
-    memory: MemoryLike | None = None
+    memory: Memory | None = None
     """The memory store; None turns the memory tools off."""
     window: int = 100
     """Lines the file viewer shows at a time."""
-    lint: Callable[[str, str], list[str]] | None = None
+    lint: Linter | None = None
     """Optional linter ``(filename, text) -> error lines`` run on edits of .py files."""
     cwd: Callable[[], str] | None = None
     """The shell's current directory (a sandbox path); relative tool paths start there."""
@@ -134,16 +113,23 @@ class ToolContext:
 
     # -- paths ---------------------------------------------------------------------
 
-    def hide_host_paths(self, text: str) -> str:
+    def hide_host_paths(self, text: str, *, every_path: bool = False) -> str:
         """``text`` without the host's paths, for an exception message shown to the agent.
 
         A crash deep in the harness (the scorer's sandbox, its temp dir) names host
         paths; the agent must learn neither where its workspace lives nor where the
-        harness is installed.
+        harness is installed. The workspace, the checkout and the temp dir get names;
+        with ``every_path`` any other absolute path outside the sandbox's workspace
+        becomes ``<host path>`` too (for exceptions from code we did not write, such
+        as a custom tool's).
         """
-        text = text.replace(str(self.files.root), str(SANDBOX_WORKSPACE))
+        shown_root = str(self.files.display_root)
+        text = text.replace(str(self.files.root), shown_root)
         for host, shown in ((_CHECKOUT, "<harness>"), (tempfile.gettempdir(), "<host temp dir>")):
             text = re.sub(re.escape(host.rstrip("/")) + r"(?=/|\b)", shown, text)
+        if every_path:
+            text = _ABSOLUTE_PATH.sub(
+                lambda m: m.group(0) if _inside(m.group(0), shown_root) else "<host path>", text)
         return text
 
     def sandbox_path(self, path: str | None = None) -> str:
@@ -151,7 +137,7 @@ class ToolContext:
         raw = (path or ".").strip()
         posix = PurePosixPath(raw)
         if not posix.is_absolute():
-            base = PurePosixPath(self.cwd()) if self.cwd is not None else SANDBOX_WORKSPACE
+            base = PurePosixPath(self.cwd()) if self.cwd is not None else self.files.display_root
             posix = base / posix
         # Normalise '..' lexically for display; WorkspaceFiles does the real check.
         parts: list[str] = []
@@ -169,9 +155,7 @@ class ToolContext:
         Raises PathEscapeError for paths outside the workspace.
         """
         relative = self.files.locate(self.sandbox_path(path))
-        if relative == ".":
-            return ".", str(SANDBOX_WORKSPACE)
-        return relative, str(SANDBOX_WORKSPACE / relative)
+        return relative, self.files.display(relative)
 
 
 @dataclass
@@ -180,3 +164,7 @@ class ScoreFailure:
 
     error: str
     metrics: dict[str, float] | None = None
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

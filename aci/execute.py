@@ -1,15 +1,25 @@
-"""Running one action: a tool call or a shell command, to an observation."""
+"""Running one action: a tool call or a shell command, to an observation.
+
+What a failing tool shows depends on who failed. A :class:`~aci.errors.ToolError`
+is the tool talking to the model: its message is the observation. An
+:class:`~aci.errors.AciError` (the harness's errors are ones) or an ``OSError`` from
+the file API is the agent's mistake, shown as ``Error: ...``. Anything else is a bug
+in the tool: the agent gets one line (type and message, no host path), the
+operator's console one line, and the traceback goes on
+:attr:`Outcome.error_detail` for the trajectory, never to a screen.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 
 from aci.context import ToolContext
+from aci.errors import AciError, ToolError, ToolUsageError
 from aci.parsing import Action
-from aci.registry import SHELL_TOOL_NAMES, ToolRegistry, ToolUsageError
-from harness.errors import HarnessError
+from aci.registry import SHELL_TOOL_NAMES, ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,9 @@ class Outcome:
     """The shell command's exit code; 0 for a tool that ran, None on an error/timeout."""
     timed_out: bool = False
     elapsed_s: float = 0.0
+    error_detail: str | None = None
+    """The traceback of a tool that crashed (a bug, not a ToolError), for the
+    trajectory; the agent and the console never see it. None otherwise."""
 
 
 def blocked(command: str) -> bool:
@@ -47,6 +60,8 @@ def execute(registry: ToolRegistry, action: Action | str, ctx: ToolContext) -> O
     started = time.monotonic()
     if isinstance(action, str):
         action = Action(command=action)
+    name = action.tool_name or (action.command.split() or [""])[0]
+    detail = None
     try:
         if action.tool_name is not None and action.tool_name not in SHELL_TOOL_NAMES:
             item = registry.get(action.tool_name)
@@ -65,20 +80,33 @@ def execute(registry: ToolRegistry, action: Action | str, ctx: ToolContext) -> O
         if not isinstance(observation, str):
             observation = "" if observation is None else str(observation)
         return Outcome(observation, item.name, 0, elapsed_s=time.monotonic() - started)
-    except ToolUsageError as err:
+    except ToolError as err:  # the tool (or the argument parser) talking to the model
         text = str(err)
     except PermissionError as err:
-        text = f"Error: {err}. The file is read-only; you cannot change it."
+        text = f"Error: {_safe(err, ctx)}. The file is read-only; you cannot change it."
     except FileNotFoundError as err:
-        text = f"Error: {err}"
-    except HarnessError as err:
-        text = str(err) if str(err).startswith("Error") else f"Error: {err}"
+        text = f"Error: {_safe(err, ctx)}"
+    except AciError as err:
+        text = ctx.hide_host_paths(str(err))
+        text = text if text.startswith("Error") else f"Error: {text}"
     except Exception as err:  # noqa: BLE001 - a broken tool must not end the episode
-        log.exception("tool failed on %r", action.command)
-        name = action.tool_name or action.command.split(None, 1)[0]
-        text = f"Error: the tool {name} failed: {type(err).__name__}: {err}"
-    name = action.tool_name or (action.command.split() or [""])[0]
-    return Outcome(text, name, None, elapsed_s=time.monotonic() - started)
+        detail = traceback.format_exc()
+        line = _one_line(f"{type(err).__name__}: {err}")
+        log.warning("tool %s failed: %s (traceback kept in the step's error_detail)", name, line)
+        text = f"Error: the tool {name} failed: {_one_line(_safe(err, ctx, type_name=True))}"
+    return Outcome(text, name, None, elapsed_s=time.monotonic() - started, error_detail=detail)
+
+
+def _safe(err: BaseException, ctx: ToolContext, *, type_name: bool = False) -> str:
+    """An exception's message fit for the agent: no host path of any kind."""
+    text = f"{type(err).__name__}: {err}" if type_name else str(err)
+    return ctx.hide_host_paths(text, every_path=True)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """``text`` on one line, at most ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _shell(command: str, ctx: ToolContext, started: float) -> Outcome:

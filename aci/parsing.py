@@ -149,7 +149,8 @@ def _call_parts(call: Any) -> tuple[str, Any, str | None]:
 
 
 def _from_tool_calls(text: str, tool_calls: Sequence[Any], registry: Any) -> Action:
-    from aci.registry import SHELL_TOOL_NAMES, ToolUsageError
+    from aci.errors import ToolUsageError
+    from aci.registry import SHELL_TOOL_NAMES
 
     if len(tool_calls) != 1:
         raise FormatError(f"you made {len(tool_calls)} tool calls at once; make exactly one "

@@ -17,12 +17,16 @@ the documentation the model reads. Tools come from three sources, in this order:
 the built-ins in :mod:`aci.tools`, the ``harness.tools`` entry-point group of any
 installed package, and files given with ``--tools path.py``. Two tools with the same
 name are an error naming both sources.
+
+Argument types come from the annotations (:mod:`aci.arguments` says which are
+supported); a tool whose annotation a model cannot send is refused here, when it is
+decorated, not in the middle of an episode. A tool tells the model about a mistake
+by raising :class:`~aci.errors.ToolError`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
 import logging
@@ -35,7 +39,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from aci.arguments import SUPPORTED, Param, UnsupportedAnnotation, arg_type
+from aci.errors import ToolClashError, ToolDefinitionError, ToolError, ToolUsageError
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "SHELL_TOOL_NAMES", "Tool", "ToolClashError", "ToolDefinitionError",
+    "ToolError", "ToolRegistry", "ToolUsageError", "tool", "tools_in",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,78 +53,6 @@ ENTRY_POINT_GROUP = "harness.tools"
 BUILTIN_MODULE = "aci.tools"
 SHELL_TOOL_NAMES = ("bash", "shell", "run", "execute_bash", "run_command", "terminal")
 """Tool-call names that mean "run this shell command" (``{"command": ...}``)."""
-
-
-class ToolError(HarnessError):
-    """A tool definition or tool source that cannot be used."""
-
-
-class ToolClashError(ToolError):
-    """Two tools share a name."""
-
-
-class ToolUsageError(Exception):
-    """The agent called a tool with wrong arguments; ``str(err)`` is the observation."""
-
-
-_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
-
-
-class Param:
-    """One argument of a tool, from its signature and docstring."""
-
-    def __init__(self, name: str, kind: type, required: bool, default: Any, doc: str) -> None:
-        self.name = name
-        self.kind = kind
-        self.required = required
-        self.default = default
-        self.doc = doc
-
-    def convert(self, value: Any, tool: Tool) -> Any:
-        if value is None and not self.required:
-            return None
-        if self.kind is str:
-            return value if isinstance(value, str) else str(value)
-        if self.kind is bool:
-            if isinstance(value, bool):
-                return value
-            lowered = str(value).strip().lower()
-            if lowered in ("1", "true", "yes", "y", "on"):
-                return True
-            if lowered in ("0", "false", "no", "n", "off"):
-                return False
-        else:
-            try:
-                if self.kind is int and isinstance(value, float) and value.is_integer():
-                    return int(value)
-                return self.kind(value)
-            except (TypeError, ValueError):
-                pass
-        raise ToolUsageError(
-            f"{tool.name}: <{self.name}> must be {_article(_TYPE_NAMES[self.kind])}, "
-            f"got {value!r}.\n{tool.usage_text()}"
-        )
-
-
-def _article(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
-
-
-def _base_type(annotation: Any) -> type:
-    """str/int/float/bool from an annotation such as ``int | None``; str otherwise."""
-    if annotation in _TYPE_NAMES:
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _base_type(arg)
-    if isinstance(annotation, str):  # unresolvable string annotation
-        cleaned = annotation.replace("None", "").replace("|", "").replace("Optional", "")
-        for candidate in (int, float, bool, str):
-            if candidate.__name__ in cleaned:
-                return candidate
-    return str
 
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:\s*$")
@@ -165,10 +103,11 @@ class Tool:
         self.func = func
         self.name = name or func.__name__
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", self.name):
-            raise ToolError(f"tool name {self.name!r} must be one word of letters, digits, _ or -")
+            raise ToolDefinitionError(
+                f"tool name {self.name!r} must be one word of letters, digits, _ or -")
         self.description, param_docs = _parse_docstring(func.__doc__)
         if not self.description:
-            raise ToolError(
+            raise ToolDefinitionError(
                 f"tool {self.name!r} ({_where(func)}) has no docstring: the docstring is the "
                 "documentation the model reads, so write one"
             )
@@ -178,24 +117,30 @@ class Tool:
             inspect.Parameter.POSITIONAL_ONLY,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
         ):
-            raise ToolError(
+            raise ToolDefinitionError(
                 f"tool {self.name!r} ({_where(func)}) must take the tool context as its first "
                 "parameter: def my_tool(ctx, ...)"
             )
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception:  # noqa: BLE001 - fall back to the raw annotations
-            hints = {}
+        hints = _type_hints(func)
         self.params: list[Param] = []
         for parameter in parameters[1:]:
             if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-                raise ToolError(f"tool {self.name!r}: *args and **kwargs are not supported")
+                raise ToolDefinitionError(
+                    f"tool {self.name!r}: *args and **kwargs are not supported")
             annotation = hints.get(parameter.name, parameter.annotation)
+            if annotation is inspect.Parameter.empty:
+                annotation = str  # an unannotated argument is a string
+            try:
+                kind = arg_type(annotation)
+            except UnsupportedAnnotation as err:
+                raise ToolDefinitionError(
+                    f"tool {self.name!r} ({_where(func)}): parameter {parameter.name!r} has an "
+                    f"unsupported type {err}; use {SUPPORTED}") from None
             required = parameter.default is inspect.Parameter.empty
             self.params.append(
                 Param(
                     parameter.name,
-                    _base_type(annotation),
+                    kind,
                     required,
                     None if required else parameter.default,
                     param_docs.get(parameter.name, ""),
@@ -206,8 +151,9 @@ class Tool:
         self._parse = parse
         self._render = render
         self._usage = usage
-        if end_marker and (not self.params or self.params[-1].kind is not str):
-            raise ToolError(f"tool {self.name!r}: its last parameter must be the body (a str)")
+        if end_marker and (not self.params or self.params[-1].kind.annotation is not str):
+            raise ToolDefinitionError(
+                f"tool {self.name!r}: its last parameter must be the body (a str)")
         self.source = _where(func)
         """Where the tool came from; set by the registry when it is loaded."""
         functools_wraps(self, func)
@@ -254,17 +200,12 @@ class Tool:
             for param in self.params:
                 need = "required" if param.required else "optional"
                 text = f" {param.doc}" if param.doc else ""
-                lines.append(f"    - {param.name} ({_TYPE_NAMES[param.kind]}) [{need}]:{text}")
+                lines.append(f"    - {param.name} ({param.kind.type_name()}) [{need}]:{text}")
         return "\n".join(lines)
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-calling schema of this tool."""
-        properties: dict[str, Any] = {}
-        for param in self.params:
-            spec: dict[str, Any] = {"type": _TYPE_NAMES[param.kind]}
-            if param.doc:
-                spec["description"] = param.doc
-            properties[param.name] = spec
+        properties = {param.name: param.schema() for param in self.params}
         return {
             "type": "function",
             "function": {
@@ -328,7 +269,7 @@ class Tool:
         bound: dict[str, Any] = {}
         for param in self.params:
             if param.name in values and values[param.name] is not None:
-                bound[param.name] = param.convert(values[param.name], self)
+                bound[param.name] = param.convert(values[param.name], self.name, self.usage_text())
             elif param.required:
                 raise ToolUsageError(
                     f"{self.name}: missing argument <{param.name}>.\n{self.usage_text()}"
@@ -345,18 +286,38 @@ class Tool:
             parts = [self.name]
             for param in self.line_params:
                 value = arguments.get(param.name)
-                if value is None:
-                    continue
-                text = str(value)
-                if param.kind is str and (not text or re.search(r"\s|[\"'\\]", text)):
-                    text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                parts.append(text)
+                if value is not None:
+                    parts.append(param.kind.text(value))
             head = " ".join(parts)
         if self.end_marker and self.body_param:
             body = str(arguments.get(self.body_param.name) or "")
             body = body if not body or body.endswith("\n") else body + "\n"
             return f"{head}\n{body}{self.end_marker}"
         return head
+
+
+def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The resolved annotations of ``func``, one parameter at a time if need be.
+
+    ``typing.get_type_hints`` fails as a whole when one name is missing at run time
+    (``ctx: ToolContext`` imported under ``TYPE_CHECKING`` only); the context's
+    annotation is never used, so the others are resolved one by one and a name
+    still missing is left a string, which the argument check refuses by name.
+    """
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - any failure: resolve what can be resolved
+        pass
+    namespace = getattr(func, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in inspect.get_annotations(func).items():
+        if isinstance(annotation, str):
+            try:  # what get_type_hints and inspect.get_annotations(eval_str=True) do
+                annotation = eval(annotation, namespace)  # the tool module's own source text
+            except Exception:  # noqa: BLE001 - left unresolved, refused if it is an argument
+                pass
+        hints[name] = annotation
+    return hints
 
 
 def functools_wraps(wrapper: Tool, func: Callable[..., Any]) -> None:
@@ -457,7 +418,7 @@ def tools_in(obj: Any) -> list[Tool]:
         return [t for item in obj for t in tools_in(item)]
     if callable(obj) and obj.__doc__:
         return [Tool(obj)]
-    raise ToolError(f"{obj!r} is not a tool, a list of tools or a module of tools")
+    raise ToolDefinitionError(f"{obj!r} is not a tool, a list of tools or a module of tools")
 
 
 class ToolRegistry:
@@ -515,6 +476,8 @@ class ToolRegistry:
             self.add(item, source or f"module {module.__name__}")
 
     def add_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        import importlib.metadata  # 10+ ms, needed only when tools are loaded
+
         for entry in sorted(importlib.metadata.entry_points(group=group), key=lambda e: e.name):
             dist = getattr(entry, "dist", None)
             package = f" of package {dist.name}" if dist is not None else ""
@@ -522,28 +485,30 @@ class ToolRegistry:
             try:
                 loaded = entry.load()
             except Exception as err:  # noqa: BLE001 - name the broken plugin
-                raise ToolError(f"cannot load tools from {source}: {type(err).__name__}: {err}") from err
+                raise ToolDefinitionError(
+                    f"cannot load tools from {source}: {type(err).__name__}: {err}") from err
             for item in tools_in(loaded):
                 self.add(item, source)
 
     def add_file(self, path: str | Path) -> None:
         path = Path(path).expanduser().resolve()
         if not path.is_file():
-            raise ToolError(f"--tools {path}: no such file; give the path of a Python file")
+            raise ToolDefinitionError(f"--tools {path}: no such file; give the path of a Python file")
         module_name = f"_harness_tools_file_{abs(hash(str(path)))}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
-            raise ToolError(f"--tools {path}: not a Python file")
+            raise ToolDefinitionError(f"--tools {path}: not a Python file")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as err:
             sys.modules.pop(module_name, None)
-            raise ToolError(f"--tools {path}: importing it failed: {type(err).__name__}: {err}") from err
+            raise ToolDefinitionError(
+                f"--tools {path}: importing it failed: {type(err).__name__}: {err}") from err
         tools = tools_in(module)
         if not tools:
-            raise ToolError(f"--tools {path}: defines no @tool functions")
+            raise ToolDefinitionError(f"--tools {path}: defines no @tool functions")
         for item in tools:
             self.add(item, f"file {path}")
 

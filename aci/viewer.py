@@ -17,10 +17,11 @@ shift line numbers), CRLF endings are kept for writing and hidden for showing, a
 large files are read in chunks so opening a 1 GB CSV costs only the window.
 
 The viewer never opens a path: it reads a file the caller opened through
-:meth:`harness.sandbox.WorkspaceFiles.open_binary`, which refuses symlinks out of the
-workspace, FIFOs and devices. It reads at most the size the file had when opened,
-and cuts very long lines of large files, so a file the agent keeps growing (or one
-gigantic line) cannot keep the harness busy or fill its memory.
+:meth:`aci.protocols.Files.open_binary` (the harness's ``WorkspaceFiles``), which
+refuses symlinks out of the workspace, FIFOs and devices. It reads at most the size
+the file had when opened, and cuts very long lines of large files, so a file the
+agent keeps growing (or one gigantic line) cannot keep the harness busy or fill its
+memory.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def default_path(task_id: str) -> Path:
 
 
 class Memory:
-    """The memory store of one task; satisfies ``aci.context.MemoryLike``.
+    """The memory store of one task; satisfies ``aci.protocols.Memory``.
 
     ``episode``, ``best_score`` and ``metric`` are stamped on every entry written
     through :meth:`write`; set them on the object, or get a per-episode copy with

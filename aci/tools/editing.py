@@ -19,9 +19,9 @@ from pathlib import Path
 
 from aci import viewer
 from aci.context import ToolContext
-from aci.registry import ToolUsageError, tool
+from aci.errors import NotRegularFileError, ToolUsageError
+from aci.registry import tool
 from aci.tools.viewing import NO_FILE, open_path, show
-from harness.sandbox.files import NotRegularFileError
 
 log = logging.getLogger(__name__)
 

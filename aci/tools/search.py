@@ -13,10 +13,9 @@ import os
 
 from aci import viewer
 from aci.context import ToolContext
+from aci.errors import AciError, FileTooLargeError
 from aci.registry import tool
 from aci.tools.viewing import NO_FILE
-from harness.errors import HarnessError
-from harness.sandbox.files import SANDBOX_WORKSPACE, FileTooLargeError
 
 MAX_FILES = 100
 MAX_LINES = 100
@@ -28,17 +27,13 @@ def _files_under(ctx: ToolContext, relative: str) -> list[str]:
     return ctx.files.walk(relative)
 
 
-def _display(ctx: ToolContext, relative: str) -> str:
-    return str(SANDBOX_WORKSPACE / relative)
-
-
 def _read_searchable(ctx: ToolContext, relative: str) -> str | None:
     """The text of a file; None for binary files and files swapped for something else."""
     try:
         data = ctx.files.read_bytes(relative, limit=MAX_SEARCH_BYTES)
     except FileTooLargeError:
         raise
-    except (HarnessError, OSError):
+    except (AciError, OSError):
         return None
     if viewer.looks_binary(data[:8192]):
         return None
@@ -82,7 +77,7 @@ def search_dir(ctx: ToolContext, search_term: str, dir: str = ".") -> str:
                 "Please narrow your search.")
     total = sum(n for _, n in counts)
     lines = [f'Found {total} matches for "{search_term}" in {display}:']
-    lines += [f"{_display(ctx, path)} ({n} matches)" for path, n in counts]
+    lines += [f"{ctx.files.display(path)} ({n} matches)" for path, n in counts]
     lines.append(f'End of matches for "{search_term}" in {display}')
     return "\n".join(lines) + note
 
@@ -147,5 +142,5 @@ def find_file(ctx: ToolContext, file_name: str, dir: str = ".") -> str:
         return (f'More than {MAX_FILES} files matched for "{file_name}" in {display}. '
                 "Please narrow your search.")
     lines = [f'Found {len(found)} matches for "{file_name}" in {display}:']
-    lines += [_display(ctx, path) for path in found]
+    lines += [ctx.files.display(path) for path in found]
     return "\n".join(lines)

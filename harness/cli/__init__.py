@@ -1,9 +1,9 @@
 """The ``harness`` command: click commands only, no logic.
 
 Each command group lives in its own module so parts of the product can add
-commands without touching each other. User mistakes (``HarnessError``) become one
-line on stderr and a non-zero exit; other exceptions show a traceback only with
-``--debug``.
+commands without touching each other. User mistakes (``AciError``: a
+``HarnessError``, or a tool the ``aci`` registry refuses) become one line on stderr
+and a non-zero exit; other exceptions show a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 
 import click
 
+from aci.errors import AciError
 from harness import __version__
-from harness.errors import HarnessError
 from harness.textsafe import visible
 
 
@@ -21,11 +21,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D102 - click hook
         try:
             return super().invoke(ctx)
-        except HarnessError as err:
+        except AciError as err:  # HarnessError is one
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {visible(str(err))}", err=True)  # it may quote agent text
-            sys.exit(err.exit_code)
+            sys.exit(getattr(err, "exit_code", 2))
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from aci import errors as aci_errors
 from harness.errors import HarnessError, PathEscapeError
 
 SANDBOX_WORKSPACE = PurePosixPath("/home/agent/workspace")
@@ -59,15 +60,15 @@ _LEAF_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
 
-class WorkspaceFileError(HarnessError):
+class WorkspaceFileError(HarnessError, aci_errors.WorkspaceFileError):
     """A workspace file the harness will not read, write or copy; the message says why."""
 
 
-class NotRegularFileError(WorkspaceFileError):
+class NotRegularFileError(WorkspaceFileError, aci_errors.NotRegularFileError):
     """A FIFO, socket, device, directory or symlink where a regular file was needed."""
 
 
-class FileTooLargeError(WorkspaceFileError):
+class FileTooLargeError(WorkspaceFileError, aci_errors.FileTooLargeError):
     """A file (or tree) above the size cap of the operation."""
 
 
