@@ -296,6 +296,13 @@ class Tool:
         return head
 
 
+def _reason(err: Exception) -> str:
+    """Why a tool source failed to load: a refused tool says so itself."""
+    if isinstance(err, ToolDefinitionError):
+        return str(err)
+    return f"importing it failed: {type(err).__name__}: {err}"
+
+
 def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """The resolved annotations of ``func``, one parameter at a time if need be.
 
@@ -486,7 +493,7 @@ class ToolRegistry:
                 loaded = entry.load()
             except Exception as err:  # noqa: BLE001 - name the broken plugin
                 raise ToolDefinitionError(
-                    f"cannot load tools from {source}: {type(err).__name__}: {err}") from err
+                    f"cannot load tools from {source}: {_reason(err)}") from err
             for item in tools_in(loaded):
                 self.add(item, source)
 
@@ -504,8 +511,7 @@ class ToolRegistry:
             spec.loader.exec_module(module)
         except Exception as err:
             sys.modules.pop(module_name, None)
-            raise ToolDefinitionError(
-                f"--tools {path}: importing it failed: {type(err).__name__}: {err}") from err
+            raise ToolDefinitionError(f"--tools {path}: {_reason(err)}") from err
         tools = tools_in(module)
         if not tools:
             raise ToolDefinitionError(f"--tools {path}: defines no @tool functions")
