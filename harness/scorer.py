@@ -2,10 +2,12 @@
 
 Each scoring gets its own short-lived sandbox: a fresh directory holding a copy of the
 submission file(s), mounted read-only, plus the task's ``scoring/`` directory (answers
-and scorer) read-only at ``/scoring`` and the scoring helpers
+and scorer) read-only at ``/scoring``, the task's pristine ``workspace/`` read-only at
+``/task_workspace`` (the evaluation code the scorer shares with the agent, from the
+task directory: never the agent's copy) and the scoring helpers
 (:mod:`harness.scoring_lib`) as ``harness_scoring``. The agent's sandbox never sees
-any of it. The scorer prints one JSON line, ``{"metrics": {...}}`` or
-``{"error": "..."}``.
+``scoring/``, and this one sees nothing of the agent's workspace but the submission.
+The scorer prints one JSON line, ``{"metrics": {...}}`` or ``{"error": "..."}``.
 
     score = Scorer(task, env).score(workspace)
     if score.ok:
@@ -34,6 +36,8 @@ from harness.taskenv import TaskEnv
 from harness.tasks import Task
 
 SCORING_MOUNT = "/scoring"
+TASK_WORKSPACE_MOUNT = "/task_workspace"
+"""Where the scorer sees the task's own ``workspace/`` (``harness_scoring.task_workspace``)."""
 HELPERS_MOUNT = "/opt/harness_scoring"
 _HELPERS = Path(__file__).resolve().parent / "scoring_lib.py"
 _SUBMITTED = Path(__file__).resolve().parent / "submitted_code.py"
@@ -125,10 +129,15 @@ class Scorer:
             binds = [
                 *self.env.binds(),
                 Bind(self.task.dir / "scoring", SCORING_MOUNT),
+                Bind(self.task.dir / "workspace", TASK_WORKSPACE_MOUNT),
                 Bind(_HELPERS, f"{HELPERS_MOUNT}/harness_scoring.py"),
                 Bind(_SUBMITTED, f"{HELPERS_MOUNT}/harness_submitted.py"),
             ]
-            env = {**self.env.env(), "PYTHONPATH": HELPERS_MOUNT}
+            env = {
+                **self.env.env(),
+                "PYTHONPATH": HELPERS_MOUNT,
+                "HARNESS_TASK_WORKSPACE": TASK_WORKSPACE_MOUNT,
+            }
             if self.task.data is not None:  # prepared data: the answers live there
                 from harness.prepare import SCORER_MOUNT, require_prepared
 

@@ -194,6 +194,31 @@ def task_data() -> Path:
     return Path(os.environ["HARNESS_TASK_DATA"])
 
 
+def task_workspace() -> Path:
+    """The task's own ``workspace/`` files, as shipped, and importable from now on.
+
+    A scorer that must run the same code as the agent's ``evaluate.py`` (the
+    opponent of a game, a policy's architecture, the solver a heuristic plugs into)
+    uses these rather than a copy of its own in ``scoring/``: one file, so the
+    validation score and the test score cannot drift apart. They come from the task
+    directory, never from the agent's workspace, whose copies the agent may have
+    edited; the harness mounts them read-only at ``$HARNESS_TASK_WORKSPACE``.
+
+    The directory goes on ``sys.path`` right after the scorer's own (``scoring/``
+    still wins a name clash), so ``import policy`` resolves the task's ``policy.py``
+    and its own imports (``evaluate.py`` importing ``policy``) as they do when the
+    agent runs ``python evaluate.py`` in its workspace. Opt-in, not on
+    ``PYTHONPATH`` for every scorer: a workspace ``evaluate.py`` must not shadow a
+    library of that name in scorers that never asked for the workspace.
+    """
+    import os
+
+    path = Path(os.environ["HARNESS_TASK_WORKSPACE"])
+    if str(path) not in sys.path:
+        sys.path.insert(1, str(path))
+    return path
+
+
 def run(score: Callable[[Path], Mapping[str, float]]) -> None:
     """Call ``score(submission_dir)`` (the directory from argv[1]) and print one JSON
     line: ``{"metrics": {...}}``, or ``{"error": "..."}`` for an invalid submission."""

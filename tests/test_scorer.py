@@ -157,6 +157,56 @@ def test_symlinked_submission_is_refused_not_followed(tmp_path, house_price, hou
     assert not score.ok and "outside the workspace" in score.error
 
 
+# -- what the scorer sees ------------------------------------------------------------------
+
+# A scorer that reports, as its error line, what its sandbox shows it.
+PROBE = """
+import json, os
+from harness_scoring import run, task_workspace, SubmissionError
+
+def score(submission_dir):
+    path = task_workspace()
+    import marker
+    seen = {"env": os.environ["HARNESS_TASK_WORKSPACE"], "path": str(path),
+            "files": sorted(os.listdir(path)), "marker": marker.VALUE,
+            "marker_file": marker.__file__, "submission": sorted(os.listdir(submission_dir))}
+    try:
+        (path / "written.txt").write_text("x")
+        seen["write"] = "written"
+    except OSError as err:
+        seen["write"] = type(err).__name__
+    raise SubmissionError(json.dumps(seen))
+
+run(score)
+"""
+
+
+def test_scorer_sees_the_pristine_task_workspace_read_only(tmp_path, house_price, house_price_env):
+    """Scorers share code with the agent through the task's own workspace/, never the
+    agent's copy (which it may have edited) and never writable."""
+    from harness.tasks import Task
+
+    copy = tmp_path / "task"
+    shutil.copytree(house_price.dir, copy)
+    (copy / "workspace" / "marker.py").write_text("VALUE = 7\n")
+    (copy / "scoring" / "score.py").write_text(PROBE)
+    task = Task.load(copy)
+    ws = tmp_path / "ws"
+    task.make_workspace(ws)
+    (ws / "marker.py").chmod(0o644)
+    (ws / "marker.py").write_text("VALUE = 666\n")  # the agent's edit: never used
+    (ws / "extra.py").write_text("VALUE = 666\n")
+    (ws / "submission.csv").write_text("Id,SalePrice\n")
+    score = Scorer(task, house_price_env).score(ws)
+    seen = json.loads(score.error)
+    assert seen["env"] == seen["path"] == "/task_workspace"
+    assert seen["files"] == sorted(p.name for p in (copy / "workspace").iterdir())
+    assert seen["marker"] == 7 and seen["marker_file"] == "/task_workspace/marker.py"
+    assert seen["submission"] == ["submission.csv"]
+    assert seen["write"] == "OSError"  # read-only file system
+    assert not (copy / "workspace" / "written.txt").exists()
+
+
 # -- the agent cannot find the answers -------------------------------------------------------
 
 # Runs inside the agent's sandbox. Needles arrive hex-encoded so the scanner itself

@@ -71,11 +71,12 @@ def test_evaluate_estimates_the_score_on_other_seeds(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", GAMES)
-def test_the_scorer_plays_its_own_copy_of_the_opponent(name):
+def test_the_agent_cannot_change_the_opponent_evaluate_plays(name):
+    """The scorer imports the task's own workspace/opponent.py; the agent's copy, which
+    evaluate.py plays, is read-only, so validation and test play the same opponent."""
     task, _ = task_and_env(name)
-    shown = (task.dir / "workspace" / "opponent.py").read_bytes()
-    assert (task.dir / "scoring" / "opponent.py").read_bytes() == shown
     assert {"opponent.py", "evaluate.py"} <= set(task.readonly)
+    assert not (task.dir / "scoring" / "opponent.py").exists()
 
 
 MOVE_ERRORS = [

@@ -83,17 +83,14 @@ def score(name: str, workspace: Path):
 
 
 @pytest.mark.parametrize("name", RL_TASKS)
-def test_the_scorer_plays_the_agents_own_evaluation_code(name):
-    """scoring/ holds byte-identical copies of the read-only workspace files, so the
-    validation score and the test score come from the same code."""
-    task_dir = REPO / "tasks" / name
-    copies = [p.name for p in (task_dir / "scoring").glob("*.py") if p.name != "score.py"]
-    assert {"policy.py", "evaluate.py"} <= set(copies)
-    assert name != "meta_maze" or "env.py" in copies
-    for copy in copies:
-        original = task_dir / "workspace" / copy
-        assert original.read_bytes() == (task_dir / "scoring" / copy).read_bytes(), copy
-        assert copy in task_and_env(name)[0].readonly
+def test_the_agent_cannot_change_the_evaluation_code_the_scorer_runs(name):
+    """The scorer imports the task's own workspace/policy.py and evaluate.py (and env.py);
+    the agent's copies are read-only, so the validation score and the test score come
+    from the same code."""
+    task = task_and_env(name)[0]
+    shared = {"policy.py", "evaluate.py"} | ({"env.py"} if name == "meta_maze" else set())
+    assert shared <= set(task.readonly)
+    assert sorted(p.name for p in (task.dir / "scoring").glob("*.py")) == ["score.py"]
 
 
 @pytest.mark.parametrize("name", RL_TASKS)

@@ -188,6 +188,24 @@ def test_workspace_has_inputs_but_never_the_answers(tmp_path, house_price):
     assert "SalePrice" not in (tmp_path / "ws" / "data" / "test.csv").read_text().splitlines()[0]
 
 
+def test_no_scorer_keeps_a_copy_of_a_workspace_file():
+    """A scorer shares code with the agent through the task's own workspace/ (read-only at
+    ``$HARNESS_TASK_WORKSPACE``), so scoring/ holds no second copy that could drift."""
+    copies = []
+    for task_dir in sorted((REPO / "tasks").iterdir()):
+        shown = {
+            hashlib.sha256(p.read_bytes()).hexdigest(): p
+            for p in (task_dir / "workspace").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+        for path in (task_dir / "scoring").rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                original = shown.get(hashlib.sha256(path.read_bytes()).hexdigest())
+                if original is not None:
+                    copies.append(f"{path.relative_to(REPO)} = {original.relative_to(REPO)}")
+    assert copies == []
+
+
 # -- the shipped data ------------------------------------------------------------------
 
 

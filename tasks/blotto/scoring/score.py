@@ -1,16 +1,18 @@
 """Score a Colonel Blotto strategy: ``python score.py SUBMISSION_DIR``.
 
 Plays the submitted row_strategy (run isolated from this directory) against the
-hidden copy of the column player for GAMES games of ROUNDS rounds on seeds the
-agent never sees; the score is the mean payoff per round (1 for a won round, -1
+task's own column player (workspace/opponent.py as shipped, never the agent's
+copy) for GAMES games of ROUNDS rounds on seeds the agent never sees; the score is the mean payoff per round (1 for a won round, -1
 for a lost one). Everything is seeded, so a strategy scores the same every time.
 """
 
 from pathlib import Path
 
-import opponent
-from harness_scoring import run
+from harness_scoring import run, task_workspace
 from harness_submitted import SubmittedCode, play_repeated
+
+task_workspace()  # the task's own opponent.py: the one the agent's evaluate.py plays
+import opponent  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GAMES, ROUNDS = 5_000, 10

@@ -2,16 +2,16 @@
 
 Run by the harness in the scorer's sandbox: ``python score.py SUBMISSION_DIR``; the
 prepared data (``test_captions.csv``, about five references per image) is at
-``$HARNESS_TASK_DATA``. BLEU is computed by ``bleu.py`` beside this file.
+``$HARNESS_TASK_DATA``. BLEU is computed by the task's own ``workspace/bleu.py`` (as
+shipped, never the agent's copy), the code the agent's evaluate.py uses.
 """
 
-import sys
 from pathlib import Path
 
 import pandas as pd
-from harness_scoring import SubmissionError, run, task_data
+from harness_scoring import SubmissionError, run, task_data, task_workspace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+task_workspace()  # makes the task's own bleu.py importable
 from bleu import corpus_bleu  # noqa: E402
 
 FIX = "write submission.csv with columns image_id,caption: one caption per image of data/test_images.csv"

@@ -1,16 +1,19 @@
 """Score a MetaMaze submission: mean return of its policy over hidden test episodes.
 
 Run by the harness in the scorer's sandbox: ``python score.py SUBMISSION_DIR``. The
-policy is rebuilt by policy.py (a copy of the workspace's read-only file) from the
-checkpoint's numbers alone, and played by evaluate.py's code (also a copy), on seeds
-the agent never sees.
+policy is rebuilt by the task's own policy.py from the checkpoint's numbers alone, and
+played by its own evaluate.py and env.py, on seeds the agent never sees. These are the files
+the agent's workspace shows read-only, as shipped in the task directory (never the
+agent's copies), so the validation score and the test score come from the same code.
 """
 
 from pathlib import Path
 
-from evaluate import episode_returns
-from harness_scoring import SubmissionError, run
-from policy import CheckpointError, load_policy
+from harness_scoring import SubmissionError, run, task_workspace
+
+task_workspace()  # makes the task's own evaluate.py and policy.py importable
+from evaluate import episode_returns  # noqa: E402
+from policy import CheckpointError, load_policy  # noqa: E402
 
 TEST_SEEDS = list(range(73_000, 73_256))
 

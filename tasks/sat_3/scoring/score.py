@@ -1,6 +1,7 @@
 """Score a DPLL branching heuristic: ``python score.py SUBMISSION_DIR``.
 
-The hidden solver copy (solver.py here) solves the hidden instances with the
+The task's own solver.py (workspace/solver.py as shipped, the one the agent's
+evaluate.py uses, never the agent's copy) solves the hidden instances with the
 submitted choose_literal, in a child process that cannot see this directory. The
 solve time of an instance is the CPU time the child's process spends on it, read
 here from the kernel's clock of that process (so the child cannot misreport it,
@@ -15,18 +16,17 @@ answer must match the known result. One wrong answer invalidates the submission.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from harness_scoring import SubmissionError, run
+from harness_scoring import SubmissionError, run, task_workspace
 from harness_submitted import SubmittedCode, TooSlow
 
 HERE = Path(__file__).resolve().parent
+WORKSPACE = task_workspace()
 REPEATS = 3
 PASS_LIMIT = 60.0  # seconds for one pass over all instances
 SEED = 0
 
-sys.path.insert(0, str(HERE))
 from solver import read_dimacs  # noqa: E402
 
 ENTRY = """
@@ -77,7 +77,7 @@ def check(result, name: str, clauses: list[list[int]], num_vars: int, answer: st
 
 
 def score(submission_dir: Path) -> dict[str, float]:
-    source = (HERE / "solver.py").read_text() + ENTRY
+    source = (WORKSPACE / "solver.py").read_text() + ENTRY
     instances = load_instances()
     best = [float("inf")] * len(instances)
     for _ in range(REPEATS):
