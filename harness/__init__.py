@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Sandbox", "Limits", "HarnessError", "make", "__version__"]
+__all__ = ["EpisodeOptions", "Sandbox", "Limits", "HarnessError", "make", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from harness.errors import HarnessError
 
         return HarnessError
+    if name == "EpisodeOptions":
+        from harness.options import EpisodeOptions
+
+        return EpisodeOptions
     if name == "make":
         from harness.gym import make
 

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import psutil
 
-from harness.episode import Episode, EpisodeSettings
+from harness.episode import Episode
 from harness.models import Reply, format_reply
+from harness.options import EpisodeOptions
 from harness.sandbox import Limits
 from harness.tasks import Task
 from harness.trajectory import read_records
@@ -490,14 +491,14 @@ def run_attack(task: Task, attack: Attack, bait: Bait, out: Path) -> Outcome:
     started = time.monotonic()
     run_dir = out / attack.name
     model = AttackerModel(attack.actions)
-    settings = EpisodeSettings(max_steps=len(attack.actions) + 1, command_timeout=attack.command_timeout,
-                               sandbox_limits=Limits())
+    options = EpisodeOptions(max_steps=len(attack.actions) + 1, command_timeout=attack.command_timeout,
+                             sandbox_limits=Limits())
     before = {rel: _digest(task.dir / "workspace" / rel) for rel in ("evaluate.py",)}
     before["data/train.csv"] = _digest(task.dir / "data" / "train.csv")
     if not (task.dir / "data" / "train.csv").exists():
         before["data/train.csv"] = _digest(task.dir / "workspace" / "data" / "train.csv")
     try:
-        Episode(task, model, run_dir, settings).run()
+        Episode(task, model, run_dir, options).run()
         steps = [r for r in read_records(run_dir) if r.get("kind") == "step"]
         observations = [str(r.get("observation") or "") for r in steps]
         found = attack.check(Evidence(observations, run_dir, run_dir / "workspace", bait, before))

@@ -19,19 +19,33 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.options import EpisodeOptions
 
 Emit = Callable[[dict[str, Any]], None]
 
 
-def run_spec(spec: dict[str, Any], options: dict[str, Any], emit: Emit) -> dict[str, Any]:
-    """Run one episode; returns the ``done`` event (also emitted)."""
-    from harness.episode import Episode, EpisodeSettings
+def run_spec(spec: dict[str, Any], options: EpisodeOptions | dict[str, Any], emit: Emit) -> dict[str, Any]:
+    """Run one episode; returns the ``done`` event (also emitted).
+
+    ``options`` are the study's (as JSON from the scheduler's payload, or the object);
+    the episode's seed, devices and labels come from ``spec``.
+    """
+    from harness.episode import Episode
     from harness.models import resolve_model
+    from harness.options import EpisodeOptions, tool_calls_mode
     from harness.tasks import Task, find_task
 
+    if not isinstance(options, EpisodeOptions):
+        options = EpisodeOptions.build("the worker's options", **options)
+    options = options.replace(
+        seed=spec["seed"], gpus=tuple(spec.get("gpus") or ()),
+        labels={"study": spec["study"], "model": spec["model"], "run": spec["run"]},
+    )
     log = Path(spec["run_dir"]).parent / f"{Path(spec['run_dir']).name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as notes:
@@ -40,23 +54,15 @@ def run_spec(spec: dict[str, Any], options: dict[str, Any], emit: Emit) -> dict[
             notes.flush()
 
         task = Task.load(find_task(spec.get("task_dir") or spec["task"]))
-        model = resolve_model(spec["model"], task=task, echo=note,
-                              temperature=options.get("temperature"), seed=spec["seed"])
-        if options.get("tool_calls") and hasattr(model, "tool_calls"):
-            model.tool_calls = True
-        settings = EpisodeSettings(
-            max_steps=options.get("max_steps"), cost_limit=options.get("cost_limit"),
-            context_tokens=options.get("context_tokens"), seed=spec["seed"],
-            tool_files=[Path(p) for p in options.get("tools") or ()],
-            gpus=tuple(spec.get("gpus") or ()), cpu_threads=int(options.get("cpu_threads") or 0),
-            labels={"study": spec["study"], "model": spec["model"], "run": spec["run"]},
-        )
+        model = resolve_model(spec["model"], task=task, echo=note, temperature=options.temperature,
+                              seed=options.seed)
+        tool_calls_mode(model, options)  # as solve: refused in one line, never ignored
 
         def on_step(info: Any) -> None:
             emit({"event": "step", "n": info.n, "max_steps": info.max_steps, "action": info.action,
                   "best": info.best, "cost": info.cost})
 
-        result = Episode(task, model, Path(spec["run_dir"]), settings, on_step=on_step,
+        result = Episode(task, model, Path(spec["run_dir"]), options, on_step=on_step,
                          on_status=lambda text: emit({"event": "status", "text": text})).run()
     done = {"event": "done", "exit_status": result.exit_status, "final_metrics": result.final_metrics,
             "steps": result.steps, "cost": result.cost, "wall_time_s": result.wall_time_s}

@@ -1,56 +1,36 @@
-"""One episode: the agent works a task through the ACI until it submits or a limit ends it.
+"""One episode in a run directory: ``harness solve``, a study's workers, the attacker.
 
-The loop (``Episode._loop``) fits on a screen: ask the model, parse one action, run
-it, record the step, check the limits. Everything else (setting up the workspace,
-the sandbox and the scorer; writing results) lives in small helpers around it.
+:class:`Episode` lays out the workspace, the task environment, the sandbox and the
+scorer, drives the :class:`~harness.engine.Engine` with a model until it ends, and
+writes ``results.json``. The step itself (parse, run, record, limits, exit status)
+is the engine's: the Gymnasium env drives the same one.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aci
-from aci import Budget, History, ToolContext, ToolRegistry, execute, parse_reply
+from aci import ToolRegistry
+from harness.engine import Engine, Scoring, Step
 from harness.errors import HarnessError, ModelError
 from harness.models import ContextLengthExceeded, Model, model_info
-from harness.sandbox import Limits, Sandbox
-from harness.scorer import Scorer, data_set_in_use, working_baseline
+from harness.options import EpisodeOptions, tool_calls_mode
+from harness.sandbox import Sandbox
+from harness.scorer import Score, Scorer, data_set_in_use, working_baseline
 from harness.taskenv import TaskEnv
 from harness.tasks import Task
-from harness.tokens import estimate_tokens
 from harness.trajectory import RESULTS, TRAJECTORY, Recorder, write_json_atomic
 from harness.versions import host, versions
 
-
-@dataclass
-class EpisodeSettings:
-    """Overrides of the task's limits and the episode's knobs (None: the task's value)."""
-
-    max_steps: int | None = None
-    cost_limit: float | None = None
-    wall_time: float | None = None
-    command_timeout: float | None = None
-    context_tokens: int | None = None
-    """The model's context window in tokens; None leaves it unchecked."""
-    seed: int | None = None
-    window: int = 100
-    """Lines the file viewer shows."""
-    keep_last: int = 5
-    """Observations kept in full; older ones are elided to one line."""
-    tool_files: list[Path] = field(default_factory=list)
-    memory: Any = None
-    """A memory store (``write``/``read``), or None to turn the memory tools off."""
-    gpus: tuple[int, ...] = ()
-    cpu_threads: int = 0
-    """Threads numeric libraries may use in the sandbox (0: their default); parallel
-    studies cap it so episodes don't thrash each other."""
-    sandbox_limits: Limits = field(default_factory=Limits)
-    labels: dict[str, Any] = field(default_factory=dict)
-    """Recorded as is in results.json (a study puts its name, the model alias and the run here)."""
+EpisodeSettings = EpisodeOptions
+"""The former name of :class:`~harness.options.EpisodeOptions` (harness.replaying and
+scripts/bench_episode.py still use it)."""
 
 
 @dataclass
@@ -80,124 +60,75 @@ class EpisodeResult:
     error: str | None = None
 
 
-# -- the parts an episode is built from (harness.gym builds its steps from them too) --
+# -- the parts a face builds an engine from (harness.gym builds its episodes from them too) --
 
 
-def episode_budget(task: Task, settings: EpisodeSettings) -> Budget:
-    """The episode's Budget: the settings' overrides, else the task's limits."""
-    limits, s = task.limits, settings
-    return Budget(
-        max_steps=s.max_steps if s.max_steps is not None else limits.max_steps,
-        max_cost=s.cost_limit if s.cost_limit is not None else limits.cost_limit,
-        context_tokens=s.context_tokens,
-        max_wall_time_s=s.wall_time if s.wall_time is not None else limits.wall_time,
-    )
-
-
-def open_sandbox(task: Task, env: TaskEnv, workspace: Path, settings: EpisodeSettings) -> Sandbox:
+def open_sandbox(task: Task, env: TaskEnv, workspace: Path, options: EpisodeOptions) -> Sandbox:
     """The agent's sandbox over ``workspace`` with the task environment and limits."""
-    limits = settings.sandbox_limits
-    if settings.cpu_threads:
-        limits = replace(limits, cpu_threads=settings.cpu_threads)
+    limits = options.sandbox_limits
+    if options.cpu_threads:
+        limits = replace(limits, cpu_threads=options.cpu_threads)
     return Sandbox(
         workspace, network=task.needs.network, binds=env.binds(), env=env.env(),
-        limits=limits, gpus=settings.gpus, readonly=task.readonly,
+        limits=limits, gpus=options.gpus, readonly=task.readonly,
     )
 
 
-def tool_context(
-    task: Task,
-    sandbox: Sandbox,
-    scorer: Scorer,
-    workspace: Path,
-    *,
-    command_timeout: float,
-    memory: Any = None,
-    window: int = 100,
-    recorder: Recorder | None = None,
-) -> ToolContext:
-    """The ToolContext of one episode; scores go to ``recorder`` as ``score`` records."""
-    on_score = None
-    if recorder is not None:
-        def on_score(record: aci.ScoreRecord) -> None:
-            recorder.write("score", split="test", step=record.step, source=record.kind,
-                           metrics=record.metrics, error=record.error)
-    return ToolContext(
-        files=sandbox.files, run=sandbox.run, command_timeout=command_timeout,
-        score=lambda: scorer.score(workspace), baseline=working_baseline(task), memory=memory,
-        window=window, on_score=on_score,
-        cwd=lambda: sandbox.cwd,
-    )
+def scoring(scorer: Scorer, workspace: Path) -> Scoring:
+    """The engine's scoring of ``workspace``: within a limit when the wall time sets one."""
+
+    def score(limit_s: float | None) -> Score:
+        if limit_s is None or limit_s >= scorer.timeout:
+            return scorer.score(workspace)
+        bounded = copy.copy(scorer)  # Scorer.score takes no timeout of its own
+        bounded.timeout = limit_s
+        result = bounded.score(workspace)
+        if result.error and "timed out" in result.error:
+            return Score(None, f"{result.error}: the episode's wall time ran out", result.elapsed_s)
+        return result
+
+    return score
 
 
-def opening_messages(task: Task, registry: ToolRegistry, budget: Budget, *, window: int,
-                     command_timeout: float, tool_calls: bool = False) -> list[dict]:
-    """The system prompt and the task message every episode starts with."""
-    return [
-        {"role": "system", "content": aci.system_prompt(
-            registry, window=window, budget=budget, command_timeout=command_timeout,
-            tool_calls=tool_calls)},
-        {"role": "user", "content": aci.task_prompt(task.description, baseline=working_baseline(task))},
-    ]
-
-
-def best_metrics(task: Task, records: list[aci.ScoreRecord]) -> dict[str, float] | None:
-    """The metrics of the best record by the task's primary metric (None if none valid)."""
-    primary = task.primary.name
-    best = None
-    for record in records:
-        if record.metrics and primary in record.metrics and (
-            best is None or task.is_better(record.metrics[primary], best[primary])
-        ):
-            best = record.metrics
-    return best
-
-
-def episode_memory(memory: Any, episode: str, task: Task,
-                   best_score: Callable[[], float | None]) -> Any:
-    """The memory handle for one episode: stamped with its id and best score."""
-    if memory is None or not hasattr(memory, "for_episode"):
-        return memory
-    return memory.for_episode(episode, best_score=best_score, metric=task.primary.name)
-
-
-def episode_config(settings: EpisodeSettings, budget: Budget, command_timeout: float,
-                   registry: ToolRegistry) -> dict:
-    """The limits and knobs of an episode, as recorded in its trajectory and results."""
-    s = settings
-    return {
-        "max_steps": budget.max_steps, "cost_limit": budget.max_cost,
-        "wall_time": budget.max_wall_time_s, "command_timeout": command_timeout,
-        "context_tokens": s.context_tokens, "window": s.window, "keep_last": s.keep_last,
-        "tools": registry.names(), "memory": s.memory is not None, "gpus": list(s.gpus),
-    }
+def open_memory(task: Task, options: EpisodeOptions) -> Any:
+    """The task's memory store when the options turn memory on (None without SQLite FTS5)."""
+    if not options.memory:
+        return None
+    try:
+        from harness.memory import Memory
+    except ImportError:
+        return None
+    return Memory.for_task(task.id, path=options.memory_path)
 
 
 class Episode:
+    """One task, one model, one run directory (see the module docstring)."""
+
     def __init__(
         self,
         task: Task,
         model: Model,
         run_dir: Path,
-        settings: EpisodeSettings | None = None,
+        options: EpisodeOptions | None = None,
         *,
         registry: ToolRegistry | None = None,
+        memory: Any = None,
         on_step: Callable[[StepInfo], None] | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
+        """``memory``: a store to use instead of the one ``options.memory`` opens.
+
+        Raises HarnessError at once for options the model cannot honour (``tool_calls``
+        with a model that writes text), before anything is created.
+        """
         self.task, self.model, self.run_dir = task, model, Path(run_dir)
-        self.settings = settings or EpisodeSettings()
-        exclude = () if self.settings.memory is not None else ("memory_write", "memory_read")
-        self.registry = registry or ToolRegistry.load(self.settings.tool_files, exclude=exclude)
+        self.options = options or EpisodeOptions()
+        self.tool_calls = tool_calls_mode(model, self.options)
+        self.memory = memory if memory is not None else open_memory(task, self.options)
+        self.registry = registry
         self.on_step = on_step or (lambda info: None)
         self.say = on_status or (lambda text: None)
-        self.budget = episode_budget(task, self.settings)
-        self.command_timeout = self.settings.command_timeout or task.limits.command_timeout
-        self.tokens_in = self.tokens_out = 0
-        self.messages: list[dict] = []
-        self.error: str | None = None
-
-    # -- setup and teardown ----------------------------------------------------
+        self.engine: Engine | None = None
 
     def run(self) -> EpisodeResult:
         """Run the episode to its end; the run directory holds everything recorded."""
@@ -209,131 +140,61 @@ class Episode:
         env = TaskEnv.ensure(self.task, progress=self.say)
         scorer = Scorer(self.task, env)
         started = datetime.now(UTC)
-        self.budget.start()
         with Recorder(self.run_dir / TRAJECTORY) as recorder, open_sandbox(
-            self.task, env, workspace, self.settings
+            self.task, env, workspace, self.options
         ) as sandbox:
-            self.recorder = recorder
-            recorder.write("start", task=self.task.id, task_version=self.task.version,
-                           model=model_info(self.model), seed=self.settings.seed,
-                           config=self._config(), versions=versions(), time=started.isoformat(),
-                           sandbox=sandbox.policy)
-            # Memory notes carry this episode's name and its best score so far.
-            memory = episode_memory(self.settings.memory, self.run_dir.name, self.task,
-                                    lambda: (best_metrics(self.task, ctx.scores) or {}).get(
-                                        self.task.primary.name))
-            ctx = tool_context(self.task, sandbox, scorer, workspace,
-                               command_timeout=self.command_timeout, memory=memory,
-                               window=self.settings.window, recorder=recorder)
-            self.ctx = ctx
-            status = self._guarded_loop(ctx)
-            if status in (aci.EXIT_CONTEXT, aci.EXIT_WALL_TIME, aci.EXIT_FORMAT) or aci.is_autosubmission(status):
-                # Score what the agent left, so every finished episode has a final score.
-                ctx.autosubmit(status)
-            result = self._result(ctx, status)
-            recorder.write("end", exit_status=status, final_metrics=result.final_metrics,
-                           error=self.error)
-        write_json_atomic(self.run_dir / RESULTS, self._results_json(result, started, env))
+            engine = self.engine = Engine(
+                self.task, self.options, files=sandbox.files, shell=sandbox,
+                score=scoring(scorer, workspace), memory=self.memory, recorder=recorder,
+                registry=self.registry, tool_calls=self.tool_calls,
+                model_name=getattr(self.model, "name", ""), episode=self.run_dir.name,
+            )
+            engine.begin(model=model_info(self.model), time=started.isoformat(), sandbox=sandbox.policy)
+            self._drive(engine)
+        result = self._result(engine)
+        write_json_atomic(self.run_dir / RESULTS, self._results_json(engine, result, started, env))
         return result
 
-    def _guarded_loop(self, ctx: ToolContext) -> str:
-        """The loop, with Ctrl-C and model failures turned into exit statuses."""
+    def _drive(self, engine: Engine) -> None:
+        """Ask the model, step, until the engine ends the episode; Ctrl-C and model
+        failures become exit statuses."""
         try:
-            return self._loop(ctx)
+            while (request := engine.request()) is not None:
+                reply = self.model.complete(request.messages, tools=request.tools)
+                self._report(engine, engine.step(reply))
         except KeyboardInterrupt:
-            return aci.INTERRUPTED
+            engine.finish(aci.INTERRUPTED)
         except ContextLengthExceeded as err:
-            self.error = str(err)
-            return aci.EXIT_CONTEXT
+            engine.finish(aci.EXIT_CONTEXT, error=str(err))
         except ModelError as err:
-            if self.budget.steps == 0:
+            if engine.steps == 0:
                 raise  # nothing was done yet: tell the user plainly
-            self.error = str(err)
-            return aci.EXIT_ERROR
+            engine.finish(aci.EXIT_ERROR, error=str(err))
 
-    # -- the loop ----------------------------------------------------------------
-
-    def _loop(self, ctx: ToolContext) -> str:
-        tool_calls = bool(getattr(self.model, "tool_calls", False))
-        schemas = self.registry.tool_schemas() if tool_calls else None
-        self.messages = opening_messages(self.task, self.registry, self.budget,
-                                         window=self.settings.window,
-                                         command_timeout=self.command_timeout, tool_calls=tool_calls)
-        # Without a context window the history is measured with a cheap estimate; with
-        # one, exactly, but only once a free upper bound comes near the window.
-        window = self.budget.context_tokens
-        history = History(keep_last=self.settings.keep_last, model=getattr(self.model, "name", ""),
-                          count=None if window else estimate_tokens, window=window)
-        while True:
-            view, context = history.view(self.messages)
-            status = self.budget.exceeded(context)
-            if status:
-                return status
-            reply = self.model.complete(view, tools=schemas)
-            self.budget.add_step(reply.cost)
-            self.tokens_in += reply.usage.prompt_tokens
-            self.tokens_out += reply.usage.completion_tokens
-            ctx.step = self.budget.steps
-            assistant: dict = {"role": "assistant", "content": reply.text}
-            if reply.tool_calls:
-                assistant["tool_calls"] = reply.tool_calls
-            self.messages.append(assistant)
-            try:
-                action = parse_reply(reply.text, reply.tool_calls, self.registry)
-            except aci.FormatError as err:
-                self._record_step(reply, "", err.observation or aci.format_error_message(str(err)), None, 0.0)
-                if self.budget.format_error():
-                    return aci.EXIT_FORMAT
-                continue
-            self.budget.format_ok()
-            outcome = execute(self.registry, action, ctx)
-            observation = aci.next_step(outcome.observation, ctx.open_file, ctx.cwd() if ctx.cwd else None)
-            self._record_step(reply, action.command, observation, outcome.exit_code, outcome.elapsed_s,
-                              thought=action.thought, tool_call_id=action.tool_call_id)
-            if ctx.done:
-                return ctx.exit_status
-
-    def _record_step(self, reply: Any, action: str, observation: str, exit_code: int | None,
-                     elapsed: float, thought: str = "", tool_call_id: str | None = None) -> None:
-        # A native tool call is answered by a tool message, as the chat protocol requires.
-        if tool_call_id:
-            self.messages.append({"role": "tool", "tool_call_id": tool_call_id, "content": observation})
-        else:
-            self.messages.append({"role": "user", "content": observation})
-        self.recorder.write(
-            "step", n=self.budget.steps, thought=thought, action=action, observation=observation,
-            reply=reply.text, tokens_in=reply.usage.prompt_tokens,
-            tokens_out=reply.usage.completion_tokens, tokens_estimated=reply.usage.estimated,
-            cost=reply.cost, model_s=round(reply.elapsed_s, 4), elapsed_s=round(elapsed, 4),
-            exit_code=exit_code,
-        )
-        best = best_metrics(self.task, self.ctx.scores)
+    def _report(self, engine: Engine, step: Step) -> None:
+        best = engine.best_primary()
         self.on_step(StepInfo(
-            self.budget.steps, action.splitlines()[0] if action.strip() else "(format error)",
-            best[self.task.primary.name] if best else None, self.tokens_in + self.tokens_out,
-            self.budget.cost, self.budget.max_steps,
+            step.n, step.action.splitlines()[0] if step.action.strip() else "(format error)",
+            best, engine.tokens_in + engine.tokens_out, engine.budget.cost, engine.budget.max_steps,
         ))
 
     # -- results -------------------------------------------------------------------
 
-    def _result(self, ctx: ToolContext, status: str) -> EpisodeResult:
-        validations = [asdict(r) for r in ctx.scores]
+    def _result(self, engine: Engine) -> EpisodeResult:
+        ctx = engine.ctx
         # Best Attempt counts every scored attempt, the submission included (as MLGym's does).
-        best = best_metrics(self.task, ctx.scores)
         return EpisodeResult(
-            run_dir=self.run_dir, exit_status=status, final_metrics=ctx.final_metrics,
-            best_validation=best, validations=validations, steps=self.budget.steps,
-            tokens_in=self.tokens_in, tokens_out=self.tokens_out, cost=round(self.budget.cost, 6),
-            wall_time_s=round(self.budget.elapsed_s, 3), error=self.error,
+            run_dir=self.run_dir, exit_status=engine.exit_status, final_metrics=ctx.final_metrics,
+            best_validation=engine.best(), validations=[asdict(r) for r in ctx.scores],
+            steps=engine.steps, tokens_in=engine.tokens_in, tokens_out=engine.tokens_out,
+            cost=round(engine.budget.cost, 6), wall_time_s=round(engine.budget.elapsed_s, 3),
+            error=engine.error,
         )
 
-    def _config(self) -> dict:
-        return episode_config(self.settings, self.budget, self.command_timeout, self.registry)
-
-    def _results_json(self, result: EpisodeResult, started: datetime, env: TaskEnv) -> dict:
+    def _results_json(self, engine: Engine, result: EpisodeResult, started: datetime, env: TaskEnv) -> dict:
         return {
             "task": self.task.id, "task_version": self.task.version,
-            "model": model_info(self.model), "seed": self.settings.seed,
+            "model": model_info(self.model), "seed": self.options.seed,
             "exit_status": result.exit_status, "final_metrics": result.final_metrics,
             "best_validation": result.best_validation, "validations": result.validations,
             "primary_metric": self.task.primary.name,
@@ -342,6 +203,6 @@ class Episode:
             "steps": result.steps, "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
             "cost_usd": result.cost, "wall_time_s": result.wall_time_s, "error": result.error,
             "started": started.isoformat(), "ended": datetime.now(UTC).isoformat(),
-            "config": self._config(), "versions": versions(), "host": host(),
-            "task_env": env.info, "labels": self.settings.labels,
+            "config": engine.config(), "versions": versions(), "host": host(),
+            "task_env": env.info, "labels": self.options.labels,
         }

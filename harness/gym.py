@@ -10,17 +10,23 @@
             break
     env.close()                                  # kills the sandbox, removes the temp files
 
-One episode is what ``harness solve`` runs, driven one reply at a time: ``reset`` lays
-out a fresh workspace and starts a fresh sandbox; ``step(reply)`` parses the reply's
-one command, runs it through the ACI and returns the observation the agent would
-read next. Nothing calls a model: the policy is yours.
+One episode is what ``harness solve`` runs, through the same engine
+(:class:`harness.engine.Engine`), driven one reply at a time: ``reset`` lays out a
+fresh workspace and starts a fresh sandbox; ``step(reply)`` parses the reply's one
+command, runs it through the ACI, records it and returns the observation the agent
+would read next. Nothing calls a model: the policy is yours. The options are
+``harness solve``'s (:class:`harness.options.EpisodeOptions`), so a scripted episode
+leaves the same trajectory here as there.
 
 Spaces. Action and observation are strings (:class:`TextSpace`, a
 ``gymnasium.spaces.Text`` that contains any Unicode string up to its maximum length
 and samples printable ASCII without backticks, so a sampled action is a format
 error, never a shell command). ``step`` also takes a ``harness.models.Reply`` (or
 anything with ``.text``, optional ``.cost`` and ``.tool_calls``), so a harness model
-plugs in: ``env.step(model.complete(env.unwrapped.chat()))``.
+plugs in: ``env.step(model.complete(env.unwrapped.chat(), tools=env.unwrapped.tools))``.
+With ``tool_calls=True`` the system prompt asks for native tool calls, ``tools`` (and
+``info["tools"]`` of ``reset``) holds the schemas to offer, and a Reply's
+``tool_calls`` carries the action.
 
 Reward. Only scorings pay: each ``validate``, ``submit`` or autosubmission that
 gives a valid primary metric ``s`` pays ``norm(s) - norm(best)`` where ``best`` is
@@ -39,13 +45,16 @@ puts the scorer's message in ``info["error"]``.
 End of an episode. ``terminated`` for ``submitted``, ``exit_format`` (too many
 malformed replies in a row) and ``exit_error``; ``truncated`` for the limits
 (``autosubmission (max_steps)``, ``autosubmission (exit_cost)``, ``exit_context``,
-``exit_wall_time``). As in ``harness solve``, every limit scores the current
-submission first, within the last step (its reward included).
+``exit_wall_time``). As in ``harness solve``, the limits are checked where the next
+model call would be (here: at the end of each step, and once at ``reset``), every limit
+scores the current submission first, within the last step (its reward included), and
+the wall time bounds each command, validate and submit (each gets at most the time left).
 
 ``info``: ``step``, ``exit_status`` (None while running), ``metrics`` (of the
 step's last valid scoring, else None), ``best`` (best metrics so far), ``error``,
-``cost``, ``tokens`` (the context the next model call would send), and at the end
-``final_metrics``. ``reset`` also returns ``system_prompt`` and ``run_dir``.
+``cost``, ``tokens`` (the context the next model call would send: a cheap estimate,
+exact near the window when ``context_tokens`` is set), and at the end
+``final_metrics``. ``reset`` also returns ``system_prompt``, ``tools`` and ``run_dir``.
 
 ``gymnasium.utils.env_checker.check_env`` passes, on ``harness.make(...)`` and on
 ``gymnasium.make("harness/Research-v0", task=...)`` after :func:`register`: spaces,
@@ -60,7 +69,7 @@ are no bounds or dtypes) it does not; ``contains`` is type and length only.
 from __future__ import annotations
 
 import copy
-import dataclasses
+import os
 import shutil
 import string
 import tempfile
@@ -68,24 +77,16 @@ from pathlib import Path
 from typing import Any
 
 import aci
-from aci import History, ToolContext, ToolRegistry, execute, parse_reply
-from harness.episode import (
-    EpisodeSettings,
-    best_metrics,
-    episode_budget,
-    episode_config,
-    episode_memory,
-    open_sandbox,
-    opening_messages,
-    tool_context,
-)
+from aci import ToolContext, ToolRegistry
+from harness.engine import Engine, Request, load_registry
+from harness.episode import open_memory, open_sandbox, scoring
 from harness.errors import HarnessError
+from harness.options import EpisodeOptions
 from harness.sandbox import Sandbox
 from harness.scorer import Scorer, working_baseline
 from harness.taskenv import TaskEnv
 from harness.tasks import Task, find_task
 from harness.trajectory import TRAJECTORY, Recorder
-from harness.versions import versions
 
 try:
     import gymnasium
@@ -146,21 +147,21 @@ class ResearchEnv(gymnasium.Env):
     def __init__(
         self,
         task: Task | str | Path,
-        settings: EpisodeSettings | None = None,
+        options: EpisodeOptions | None = None,
         *,
         runs_dir: str | Path | None = None,
         registry: ToolRegistry | None = None,
+        memory: Any = None,
         render_mode: str | None = None,
     ) -> None:
         self.task = task if isinstance(task, Task) else Task.load(find_task(task))
-        self.settings = settings or EpisodeSettings()
+        self.options = options or EpisodeOptions()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise HarnessError(f"render_mode {render_mode!r}: use one of "
                                f"{', '.join(self.metadata['render_modes'])} or None")
         self.render_mode = render_mode
-        exclude = () if self.settings.memory is not None else ("memory_write", "memory_read")
-        self.registry = registry or ToolRegistry.load(self.settings.tool_files, exclude=exclude)
-        self.command_timeout = self.settings.command_timeout or self.task.limits.command_timeout
+        self.memory = memory if memory is not None else open_memory(self.task, self.options)
+        self.registry = registry or load_registry(self.options, self.memory is not None)
         self.action_space = TextSpace(ACTION_MAX)
         self.observation_space = TextSpace(OBSERVATION_MAX)
         self._env = TaskEnv.ensure(self.task)
@@ -170,12 +171,11 @@ class ResearchEnv(gymnasium.Env):
             else Path(runs_dir)
         self.episodes = 0
         self.run_dir: Path | None = None
+        self.engine: Engine | None = None
+        self._request: Request | None = None
         self._sandbox: Sandbox | None = None
         self._recorder: Recorder | None = None
-        self._ctx: ToolContext | None = None
         self._closed = False
-        self.messages: list[dict] = []
-        self._history = History(keep_last=self.settings.keep_last)
         self._last_observation = ""
 
     # -- gymnasium API ----------------------------------------------------------------
@@ -185,8 +185,7 @@ class ResearchEnv(gymnasium.Env):
         super().reset(seed=seed)
         if self._closed:
             raise HarnessError("this environment is closed: make a new one with harness.make")
-        self._end(aci.INTERRUPTED)
-        self._ctx = None
+        self._release()
         if self._owns_root and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         self.episodes += 1
@@ -195,84 +194,54 @@ class ResearchEnv(gymnasium.Env):
             raise HarnessError(f"{self.run_dir} already holds a run: pick another runs_dir")
         workspace = self.run_dir / "workspace"
         self.task.make_workspace(workspace)
-        self.budget = episode_budget(self.task, self.settings)
         self._recorder = Recorder(self.run_dir / TRAJECTORY)
         try:
-            self._sandbox = open_sandbox(self.task, self._env, workspace, self.settings)
+            self._sandbox = open_sandbox(self.task, self._env, workspace, self.options)
         except BaseException:
             self._recorder.close()
             self._recorder = None
             raise
-        self._recorder.write("start", task=self.task.id, task_version=self.task.version,
-                             model={"backend": "gym"}, seed=seed, config=self._config(),
-                             versions=versions(), sandbox=self._sandbox.policy)
-        memory = episode_memory(self.settings.memory, self.run_dir.name, self.task, self._best_primary)
-        self._ctx = tool_context(
-            self.task, self._sandbox, self._scorer, workspace, command_timeout=self.command_timeout,
-            memory=memory, window=self.settings.window, recorder=self._recorder,
+        self.engine = Engine(
+            self.task, self.options, files=self._sandbox.files, shell=self._sandbox,
+            score=scoring(self._scorer, workspace), memory=self.memory, recorder=self._recorder,
+            registry=self.registry, tool_calls=self.options.tool_calls, episode=self.run_dir.name,
         )
-        self.messages = opening_messages(self.task, self.registry, self.budget,
-                                         window=self.settings.window,
-                                         command_timeout=self.command_timeout)
-        self._history = History(keep_last=self.settings.keep_last)
+        self.engine.begin(model={"backend": "gym"}, seed=seed, sandbox=self._sandbox.policy,
+                          extra_config={"gym": True})
         self._best_norm = 0.0  # the baseline
-        self.budget.start()
-        observation = self.messages[1]["content"]
+        self._request = self.engine.request()  # as before a model call: a limit may end it at once
+        observation = self.engine.messages[1]["content"]
         self._last_observation = observation
         info = self._info(None, None)
-        info["system_prompt"] = self.messages[0]["content"]
+        info["system_prompt"] = self.engine.messages[0]["content"]
+        info["tools"] = copy.deepcopy(self.engine.tools)
         info["run_dir"] = str(self.run_dir)
         return observation, info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
         """Run the reply's command; returns (observation, reward, terminated, truncated, info)."""
-        ctx = self._ctx
-        if ctx is None:
+        engine = self.engine
+        if engine is None:
             raise HarnessError("call reset() before step()")
-        if ctx.done:
-            raise HarnessError(f"the episode has ended ({ctx.exit_status}): call reset()")
-        text, cost, tool_calls = _unpack(action)
-        self.budget.add_step(cost)
-        ctx.step = self.budget.steps
-        scored = len(ctx.scores)
-        assistant: dict = {"role": "assistant", "content": text}
-        if tool_calls:
-            assistant["tool_calls"] = tool_calls
-        self.messages.append(assistant)
-        status = None
-        try:
-            parsed = parse_reply(text, tool_calls, self.registry)
-        except aci.FormatError as err:
-            parsed, exit_code, elapsed = None, None, 0.0
-            observation = err.observation or aci.format_error_message(str(err))
-            status = self.budget.format_error()
+        if engine.done:
+            raise HarnessError(f"the episode has ended ({engine.exit_status}): call reset()")
+        outcome = engine.step(action)
+        scores = list(outcome.scores)
+        observation = outcome.observation
+        if not engine.done:
+            scored = len(engine.ctx.scores)
+            self._request = engine.request()  # the limits, as before the next model call
+            scores += engine.ctx.scores[scored:]
         else:
-            self.budget.format_ok()
-            outcome = execute(self.registry, parsed, ctx)
-            observation = aci.next_step(outcome.observation, ctx.open_file,
-                                        ctx.cwd() if ctx.cwd else None)
-            exit_code, elapsed = outcome.exit_code, outcome.elapsed_s
-        tool_call_id = parsed.tool_call_id if parsed is not None else None
-        self.messages.append({"role": "tool", "tool_call_id": tool_call_id, "content": observation}
-                             if tool_call_id else {"role": "user", "content": observation})
-        self._recorder.write(
-            "step", n=self.budget.steps, thought=parsed.thought if parsed else "",
-            action=parsed.command if parsed else "", observation=observation, reply=text,
-            tokens_in=getattr(getattr(action, "usage", None), "prompt_tokens", 0),
-            tokens_out=getattr(getattr(action, "usage", None), "completion_tokens", 0), cost=cost, elapsed_s=round(elapsed, 4), exit_code=exit_code,
-        )
-        _view, tokens = self._history.view(self.messages)
-        if not ctx.done:
-            status = status or self.budget.exceeded(tokens)
-            if status:
-                ctx.autosubmit(status)  # as harness solve does: score what the agent left
-                observation += _ending_note(ctx)
-        reward, metrics, error = self._reward(ctx.scores[scored:])
-        status = ctx.exit_status
-        info = self._info(metrics, error, tokens)
+            self._request = None
+        status = engine.exit_status
+        if status is not None and status != aci.SUBMITTED:
+            observation += _ending_note(engine.ctx)
+        reward, metrics, error = self._reward(scores)
+        info = self._info(metrics, error)
         if status is not None:
-            info["final_metrics"] = copy.deepcopy(ctx.final_metrics)
-            self._end(status)
+            info["final_metrics"] = copy.deepcopy(engine.ctx.final_metrics)
+            self._release()
         self._last_observation = observation
         if self.render_mode == "human":
             print(observation)
@@ -289,7 +258,7 @@ class ResearchEnv(gymnasium.Env):
         """End any running episode, kill its sandbox, remove the temporary run directories."""
         if self._closed:
             return
-        self._end(aci.INTERRUPTED)
+        self._release()
         if self._owns_root:
             shutil.rmtree(self.runs_dir, ignore_errors=True)
         self._closed = True
@@ -305,18 +274,20 @@ class ResearchEnv(gymnasium.Env):
 
     def chat(self) -> list[dict]:
         """The messages a model would be sent next (older observations elided), copied."""
-        view, _tokens = self._history.view(self.messages)
-        return copy.deepcopy(view)
+        if self.engine is None:
+            return []
+        return copy.deepcopy(self.engine.view()[0])
+
+    @property
+    def tools(self) -> list[dict] | None:
+        """The tool schemas a model would be offered (``tool_calls=True``), else None."""
+        return copy.deepcopy(self.engine.tools) if self.engine is not None else None
 
     @property
     def exit_status(self) -> str | None:
-        return self._ctx.exit_status if self._ctx is not None else None
+        return self.engine.exit_status if self.engine is not None else None
 
     # -- internals ------------------------------------------------------------------------
-
-    def _best_primary(self) -> float | None:
-        best = best_metrics(self.task, self._ctx.scores) if self._ctx is not None else None
-        return best[self.task.primary.name] if best else None
 
     def _reward(self, records: list[aci.ScoreRecord]) -> tuple[float, dict | None, str | None]:
         """(reward, metrics of the last valid scoring, last error) of this step's scorings."""
@@ -332,48 +303,31 @@ class ResearchEnv(gymnasium.Env):
                 error = record.error or f"the scorer reported no {primary}"
         return float(reward), copy.deepcopy(metrics), error
 
-    def _info(self, metrics: dict | None, error: str | None, tokens: int | None = None) -> dict:
-        ctx = self._ctx
-        if tokens is None:
-            tokens = self._history.view(self.messages)[1]
+    def _info(self, metrics: dict | None, error: str | None) -> dict:
+        engine = self.engine
+        tokens = self._request.tokens if self._request is not None else engine.view()[1]
         return {
-            "step": self.budget.steps,
-            "exit_status": ctx.exit_status if ctx else None,
+            "step": engine.steps,
+            "exit_status": engine.exit_status,
             "metrics": metrics,
-            "best": copy.deepcopy(best_metrics(self.task, ctx.scores)) if ctx else None,
+            "best": copy.deepcopy(engine.best()),
             "error": error,
-            "cost": round(self.budget.cost, 6),
+            "cost": round(engine.budget.cost, 6),
             "tokens": tokens,
         }
 
-    def _end(self, status: str) -> None:
-        """Record the end and release the sandbox (no scoring)."""
-        if self._recorder is not None:
-            ctx = self._ctx
-            try:
-                self._recorder.write("end", exit_status=ctx.exit_status or status if ctx else status,
-                                     final_metrics=ctx.final_metrics if ctx else None, error=None)
-            finally:
+    def _release(self) -> None:
+        """End a running episode as ``interrupted`` (no scoring) and release its sandbox."""
+        try:
+            if self.engine is not None and self._recorder is not None:
+                self.engine.finish(aci.INTERRUPTED)
+        finally:
+            if self._recorder is not None:
                 self._recorder.close()
                 self._recorder = None
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
-
-    def _config(self) -> dict:
-        config = episode_config(self.settings, self.budget, self.command_timeout, self.registry)
-        return {**config, "gym": True}
-
-
-def _unpack(action: Any) -> tuple[str, float, list | None]:
-    """(text, cost, tool calls) of a string or a Reply-like action."""
-    if isinstance(action, str):
-        return action, 0.0, None
-    text = getattr(action, "text", None)
-    if text is None and not hasattr(action, "tool_calls"):
-        raise HarnessError(f"step() takes the agent's reply as a string (or a Reply), "
-                           f"not {type(action).__name__}")
-    return text or "", float(getattr(action, "cost", 0.0) or 0.0), getattr(action, "tool_calls", None)
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
 
 
 def _ending_note(ctx: ToolContext) -> str:
@@ -386,29 +340,27 @@ def _ending_note(ctx: ToolContext) -> str:
 
 def make(task: Task | str | Path, *, runs_dir: str | Path | None = None,
          render_mode: str | None = None, registry: ToolRegistry | None = None,
-         **limits: Any) -> ResearchEnv:
+         **options: Any) -> ResearchEnv:
     """A Gymnasium environment for ``task`` (a directory, a name or a Task).
 
-    ``limits`` are fields of :class:`harness.episode.EpisodeSettings` (``max_steps``,
-    ``cost_limit``, ``wall_time``, ``command_timeout``, ``context_tokens``, ``window``,
-    ``keep_last``, ``tool_files``, ``gpus``, ``sandbox_limits`` …); ``memory=True``
-    opens the task's memory database (``memory=Memory(...)`` a given one). Runs go to
-    a temporary directory removed by ``close()``, unless ``runs_dir`` is given (then
-    each episode's trajectory and workspace stay in ``runs_dir/episode-NNNN``).
+    ``options`` are fields of :class:`harness.options.EpisodeOptions` (``max_steps``,
+    ``cost_limit``, ``wall_time``, ``command_timeout``, ``context_tokens``, ``tool_calls``,
+    ``window``, ``keep_last``, ``tool_files``, ``gpus``, ``sandbox_limits`` …), as
+    ``harness solve`` and ``harness bench`` take them; ``memory=True`` opens the task's
+    memory database (``memory=PATH`` another file, ``memory=Memory(...)`` a given store).
+    Runs go to a temporary directory removed by ``close()``, unless ``runs_dir`` is given
+    (then each episode's trajectory and workspace stay in ``runs_dir/episode-NNNN``).
     """
-    known = {f.name for f in dataclasses.fields(EpisodeSettings)}
-    unknown = sorted(set(limits) - known)
-    if unknown:
-        raise HarnessError(f"harness.make: unknown option(s) {', '.join(unknown)}; "
-                           f"the options are {', '.join(sorted(known))}")
+    store, memory = None, options.get("memory")
+    if isinstance(memory, (str, os.PathLike)):  # a database file
+        options.update(memory=True, memory_path=Path(memory))
+    elif memory is None or isinstance(memory, bool):
+        options["memory"] = bool(memory)
+    else:  # a store object: memory on, with this store
+        store, options["memory"] = memory, True
+    parsed = EpisodeOptions.build("harness.make", **options)
     loaded = task if isinstance(task, Task) else Task.load(find_task(task))
-    if limits.get("memory") is True:
-        from harness.memory import Memory
-
-        limits["memory"] = Memory.for_task(loaded.id)
-    elif limits.get("memory") is False:
-        limits["memory"] = None
-    return ResearchEnv(loaded, EpisodeSettings(**limits), runs_dir=runs_dir, registry=registry,
+    return ResearchEnv(loaded, parsed, runs_dir=runs_dir, registry=registry, memory=store,
                        render_mode=render_mode)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from aci.errors import AciError
 from harness.errors import HarnessError
+from harness.options import EpisodeOptions
 from harness.study import EpisodeSpec
 
 OnEvent = Callable[[EpisodeSpec, dict[str, Any]], None]
@@ -75,9 +76,10 @@ class LocalExecutor:
         # Without --gpus a GPU task runs on the CPU (its description says what that means).
         return self.gpu_needs.get(spec.task, 0) if self.pool.devices else 0
 
-    def run(self, specs: Sequence[EpisodeSpec], options: dict[str, Any], on_event: OnEvent) -> None:
+    def run(self, specs: Sequence[EpisodeSpec], options: EpisodeOptions, on_event: OnEvent) -> None:
         self.check(specs)
-        options = {**options, "cpu_threads": options.get("cpu_threads") or threads_per_episode(self.parallel)}
+        if not options.cpu_threads:
+            options = options.replace(cpu_threads=threads_per_episode(self.parallel))
         pending = list(specs)
         events: queue.Queue[tuple[EpisodeSpec, dict[str, Any] | None]] = queue.Queue()
         running: dict[str, tuple[EpisodeSpec, tuple[int, ...]]] = {}
@@ -103,10 +105,10 @@ class LocalExecutor:
         finally:
             self.stop()
 
-    def _start(self, spec: EpisodeSpec, devices: tuple[int, ...], options: dict[str, Any],
+    def _start(self, spec: EpisodeSpec, devices: tuple[int, ...], options: EpisodeOptions,
                events: queue.Queue) -> None:
         spec_json = {**spec.to_json(), "gpus": list(devices)}
-        payload = json.dumps({"spec": spec_json, "options": options, "parent": os.getpid()})
+        payload = json.dumps({"spec": spec_json, "options": options.to_json(), "parent": os.getpid()})
         proc = subprocess.Popen(
             [sys.executable, "-m", "harness.bench_worker", payload],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -161,7 +163,7 @@ class RayExecutor:
         self.address = address
         self.gpu_needs = gpu_needs or {}
 
-    def run(self, specs: Sequence[EpisodeSpec], options: dict[str, Any], on_event: OnEvent) -> None:
+    def run(self, specs: Sequence[EpisodeSpec], options: EpisodeOptions, on_event: OnEvent) -> None:
         ray = self.ray
         started_here = not ray.is_initialized()
         if started_here:
@@ -175,7 +177,7 @@ class RayExecutor:
                 while pending and len(running) < self.parallel:
                     spec = pending.pop(0)
                     gpus = self.gpu_needs.get(spec.task, 0)
-                    ref = remote.options(num_cpus=1, num_gpus=gpus).remote(spec.to_json(), options)
+                    ref = remote.options(num_cpus=1, num_gpus=gpus).remote(spec.to_json(), options.to_json())
                     running[ref] = spec
                     on_event(spec, {"event": "start", "gpus": []})
                 ready, _ = ray.wait(list(running), num_returns=1)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.options import EpisodeOptions
 from harness.tasks import Task, find_task
 from harness.trajectory import RESULTS, write_json_atomic
 from harness.versions import environment_lock, host, versions
@@ -42,6 +43,15 @@ class StudyError(HarnessError):
     """The study directory cannot be used as asked (exists, locked, other config)."""
 
 
+LEGACY_OPTIONS = {"max_steps": "max_steps", "cost_limit": "cost_limit",
+                  "context_tokens": "context_tokens", "temperature": "temperature",
+                  "tools": "tool_files", "tool_calls": "tool_calls"}
+"""study.json keys of the options a study always records (its first format), by option."""
+STUDY_OPTIONS = ("wall_time", "command_timeout", "window", "keep_last", "memory")
+"""Options recorded only when they differ from the default, so that a study made
+before they existed hashes the same when resumed with the same settings."""
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """Everything that decides an episode's outcome besides chance."""
@@ -49,31 +59,42 @@ class StudyConfig:
     tasks: tuple[str, ...]
     models: tuple[str, ...]
     runs: int
-    seed: int = 0
-    max_steps: int | None = None
-    cost_limit: float | None = None
-    context_tokens: int | None = None
-    temperature: float | None = None
-    tools: tuple[str, ...] = ()
-    tool_calls: bool = False
+    options: EpisodeOptions = field(default_factory=lambda: EpisodeOptions(seed=0))
+    """The episodes' options; its ``seed`` is run 1's (run i gets seed + i - 1)."""
     task_versions: dict[str, str] = field(default_factory=dict)
     task_dirs: dict[str, str] = field(default_factory=dict)
     tool_hashes: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def seed(self) -> int:
+        return self.options.seed or 0
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["tasks"], data["models"], data["tools"] = list(self.tasks), list(self.models), list(self.tools)
+        """study.json's ``config``: the options flat beside the matrix, as studies always had them."""
+        options = self.options.to_json()
+        data: dict[str, Any] = {"tasks": list(self.tasks), "models": list(self.models), "runs": self.runs,
+                                "seed": self.seed}
+        data.update({key: options[name] for key, name in LEGACY_OPTIONS.items()})
+        defaults = EpisodeOptions().to_json()
+        data.update({name: options[name] for name in STUDY_OPTIONS if options[name] != defaults[name]})
+        data.update(task_versions=dict(self.task_versions), task_dirs=dict(self.task_dirs),
+                    tool_hashes=dict(self.tool_hashes))
         return data
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 
 
-def make_config(tasks: list[str], models: list[str], runs: int, *, seed: int = 0,
-                max_steps: int | None = None, cost_limit: float | None = None,
-                context_tokens: int | None = None, temperature: float | None = None,
-                tools: list[Path] = (), tool_calls: bool = False) -> StudyConfig:
-    """A config with the tasks' content hashes and the tool files' hashes pinned."""
+def make_config(tasks: list[str], models: list[str], runs: int,
+                options: EpisodeOptions | None = None) -> StudyConfig:
+    """A config with the tasks' content hashes and the tool files' hashes pinned.
+
+    ``options.seed`` is run 1's seed (default 0); per-episode fields (gpus, labels,
+    cpu_threads) are the scheduler's and are not part of a study's configuration.
+    """
+    options = options or EpisodeOptions()
+    if options.seed is None:
+        options = options.replace(seed=0)
     if runs < 1:
         raise StudyError(f"--runs {runs}: a study needs at least one run per task and model")
     if not tasks or not models:
@@ -84,18 +105,37 @@ def make_config(tasks: list[str], models: list[str], runs: int, *, seed: int = 0
             raise StudyError(f"{name} names {', '.join(repeated)} twice: give each once")
     loaded = [Task.load(find_task(ref)) for ref in tasks]
     tool_hashes = {}
-    for path in tools:
+    for path in options.tool_files:
         try:
             tool_hashes[str(path)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
         except OSError as err:
             raise StudyError(f"--tools {path}: cannot read it ({err.strerror})") from None
     return StudyConfig(
-        tasks=tuple(t.id for t in loaded), models=tuple(models), runs=runs, seed=seed,
-        max_steps=max_steps, cost_limit=cost_limit, context_tokens=context_tokens,
-        temperature=temperature, tools=tuple(str(p) for p in tools), tool_calls=tool_calls,
+        tasks=tuple(t.id for t in loaded), models=tuple(models), runs=runs, options=options,
         task_versions={t.id: t.version for t in loaded}, tool_hashes=tool_hashes,
         task_dirs={t.id: str(t.dir) for t in loaded},
     )
+
+
+def check_tool_calls(config: StudyConfig) -> None:
+    """Refuse ``--tool-calls`` up front, as solve does, for a model that writes text.
+
+    Only with ``--tool-calls``: each model is resolved here once. A model this machine
+    cannot resolve (a server only a Ray cluster reaches) is left to its workers, which
+    apply the same check before their episode starts.
+    """
+    if not config.options.tool_calls:
+        return
+    from harness.models import resolve_model
+    from harness.options import tool_calls_mode
+
+    task_dir = config.task_dirs[config.tasks[0]]
+    for spec in config.models:
+        try:
+            model = resolve_model(spec, task=task_dir, echo=lambda text: None)
+        except HarnessError:
+            continue
+        tool_calls_mode(model, config.options)
 
 
 def slug(name: str) -> str:

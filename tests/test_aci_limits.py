@@ -1,4 +1,7 @@
-"""Limits, history processing and token counting: every way an episode can run out."""
+"""Limits, history processing and token counting: every way an episode can run out.
+
+The episode-level tests drive the one engine (harness.engine.Engine) with scripted
+replies, the way Episode drives it with a model: no loop of their own."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,16 +21,14 @@ from aci import (
     EXIT_FORMAT,
     EXIT_WALL_TIME,
     Budget,
-    FormatError,
     History,
-    ToolContext,
     ToolRegistry,
-    execute,
     is_autosubmission,
-    parse_reply,
     system_prompt,
-    task_prompt,
 )
+from harness.engine import Engine
+from harness.models import Reply
+from harness.options import EpisodeOptions
 from harness.sandbox.files import WorkspaceFiles
 from harness.tokens import count_message_tokens, count_tokens
 
@@ -209,7 +211,7 @@ def test_token_counting_works_with_no_network(tmp_path):
     assert count_tokens("The quick brown fox jumps over the lazy dog.", "gpt-4") == 10
 
 
-# -- The pieces together: each limit reached and its exit status recorded ---------------
+# -- The engine: each limit reached and its exit status recorded --------------------------
 
 
 @dataclass
@@ -218,82 +220,145 @@ class Score:
     error: str | None = None
 
 
-def run_episode(replies, budget, *, costs=None, tmp_path, history=None):
-    """A minimal episode loop, as harness/episode.py drives the aci (shell-less)."""
-    registry = ToolRegistry.load(entry_points=False)
-    ctx = ToolContext(files=WorkspaceFiles(tmp_path), score=lambda: Score({"acc": 0.5}))
-    history = history or History(keep_last=3)
-    messages = [{"role": "system", "content": system_prompt(registry, budget=budget)},
-                {"role": "user", "content": task_prompt("Classify things.")}]
-    budget.start()
-    for n, reply in enumerate(replies):
-        view, tokens = history.view(messages)
-        if budget.context_exceeded(tokens):
-            ctx.finish(EXIT_CONTEXT)
+class Records:
+    """A recorder that keeps the records in a list."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, kind: str, **fields) -> None:
+        self.records.append({"kind": kind, **fields})
+
+    def kinds(self) -> list[str]:
+        return [r["kind"] for r in self.records]
+
+
+class Shell:
+    """A shell whose every command runs into its timeout; it remembers the timeouts."""
+
+    cwd = "/home/agent/workspace"
+
+    def __init__(self) -> None:
+        self.timeouts: list[float] = []
+
+    def run(self, cmd: str, timeout: float):
+        self.timeouts.append(timeout)
+        return SimpleNamespace(output=f"[command timed out after {timeout:g} s and was killed]",
+                               exit_code=None, timed_out=True)
+
+
+def engine_for(task, tmp_path, *, shell=None, limits=None, **options) -> tuple[Engine, Records]:
+    """An engine over a bare workspace, scoring {"acc": 0.5}; ``limits`` collects the
+    scorer's time limits."""
+    records = Records()
+
+    def score(limit_s):
+        if limits is not None:
+            limits.append(limit_s)
+        return Score({"acc": 0.5})
+
+    engine = Engine(task, EpisodeOptions(**options), files=WorkspaceFiles(tmp_path), shell=shell,
+                    score=score, recorder=records, registry=ToolRegistry.load(entry_points=False))
+    return engine, records
+
+
+def drive(engine: Engine, replies, costs=None) -> Engine:
+    """What Episode does with a model, with scripted replies: request, step, until the end
+    (or until the script runs out)."""
+    engine.begin()
+    script = iter(replies)
+    while engine.request() is not None:
+        text = next(script, None)
+        if text is None:
             break
-        budget.add_step(cost=(costs or {}).get(n, 0.0))
-        ctx.step = budget.steps
-        messages.append({"role": "assistant", "content": reply})
-        try:
-            action = parse_reply(reply, registry=registry)
-        except FormatError as err:
-            messages.append({"role": "user", "content": err.observation})
-            if (status := budget.format_error()) is not None:
-                ctx.finish(status)
-                break
-        else:
-            budget.format_ok()
-            messages.append({"role": "user", "content": execute(registry, action, ctx).observation})
-        if ctx.done:
-            break
-        if (status := budget.exceeded()) is not None:
-            if is_autosubmission(status):
-                ctx.autosubmit(status)
-            else:
-                ctx.finish(status)
-            break
-    return ctx
+        engine.step(Reply(text=text, cost=(costs or {}).get(engine.steps, 0.0)))
+    return engine
 
 
 LS = "Let me look.\n```\nfind_file '*.py'\n```"
 
 
-def test_episode_submitted(tmp_path):
-    ctx = run_episode([LS, "Done.\n```\nsubmit\n```", LS], Budget(), tmp_path=tmp_path)
-    assert ctx.exit_status == "submitted" and ctx.final_metrics == {"acc": 0.5}
-    assert [r.kind for r in ctx.scores] == ["submit"]
+def test_episode_submitted(titanic, tmp_path):
+    engine, records = engine_for(titanic, tmp_path)
+    drive(engine, [LS, "Done.\n```\nsubmit\n```", LS])
+    assert engine.exit_status == "submitted" and engine.ctx.final_metrics == {"acc": 0.5}
+    assert [r.kind for r in engine.ctx.scores] == ["submit"] and engine.steps == 2
+    assert records.kinds() == ["start", "step", "score", "step", "end"]  # scored within the step
+    assert records.records[-1]["exit_status"] == "submitted"
 
 
-def test_episode_max_steps_autosubmits(tmp_path):
-    ctx = run_episode([LS] * 10, Budget(max_steps=3), tmp_path=tmp_path)
-    assert ctx.exit_status == "autosubmission (max_steps)"
-    assert ctx.final_metrics == {"acc": 0.5}
-    assert [(r.kind, r.step) for r in ctx.scores] == [("autosubmission (max_steps)", 3)]
+def test_episode_max_steps_autosubmits(titanic, tmp_path):
+    engine, records = engine_for(titanic, tmp_path, max_steps=3)
+    drive(engine, [LS] * 10)
+    assert engine.exit_status == "autosubmission (max_steps)"
+    assert engine.ctx.final_metrics == {"acc": 0.5}
+    assert [(r.kind, r.step) for r in engine.ctx.scores] == [("autosubmission (max_steps)", 3)]
+    assert records.kinds()[-2:] == ["score", "end"]
 
 
-def test_episode_cost_limit_autosubmits(tmp_path):
-    ctx = run_episode([LS] * 10, Budget(max_cost=1.0), costs={0: 0.4, 1: 0.7},
-                      tmp_path=tmp_path)
-    assert ctx.exit_status == "autosubmission (exit_cost)"
-    assert ctx.scores[-1].kind == "autosubmission (exit_cost)"
+def test_episode_cost_limit_autosubmits(titanic, tmp_path):
+    engine, _ = engine_for(titanic, tmp_path, cost_limit=1.0)
+    drive(engine, [LS] * 10, costs={0: 0.4, 1: 0.7})
+    assert engine.exit_status == "autosubmission (exit_cost)" and engine.steps == 2
+    assert engine.ctx.scores[-1].kind == "autosubmission (exit_cost)"
 
 
-def test_episode_format_errors(tmp_path):
-    ctx = run_episode(["hmm", "```\nls\n```\n```\npwd\n```", "no", LS], Budget(),
-                      tmp_path=tmp_path)
-    assert ctx.exit_status == EXIT_FORMAT and ctx.scores == []
+def test_episode_format_errors_end_it_with_an_autosubmission(titanic, tmp_path):
+    engine, records = engine_for(titanic, tmp_path)
+    drive(engine, ["hmm", "```\nls\n```\n```\npwd\n```", "no", LS])
+    assert engine.exit_status == EXIT_FORMAT and engine.steps == 3
+    assert [r.kind for r in engine.ctx.scores] == [EXIT_FORMAT]  # as the real episode always did
+    steps = [r for r in records.records if r["kind"] == "step"]
+    assert [s["action"] for s in steps] == ["", "", ""] and "not formatted correctly" in steps[0]["observation"]
 
 
-def test_episode_context_limit(tmp_path):
-    ctx = run_episode([LS] * 5, Budget(context_tokens=600), tmp_path=tmp_path)
-    assert ctx.exit_status == EXIT_CONTEXT
+def test_episode_context_limit(titanic, tmp_path):
+    engine, _ = engine_for(titanic, tmp_path, context_tokens=600)
+    drive(engine, [LS] * 5)
+    assert engine.exit_status == EXIT_CONTEXT and engine.steps == 0  # checked before the model call
 
 
-def test_episode_wall_time(tmp_path):
-    ctx = run_episode(["```\nvalidate\n```", "```\nvalidate\n```"],
-                      Budget(max_wall_time_s=0.0), tmp_path=tmp_path)
-    assert ctx.exit_status == EXIT_WALL_TIME
-    assert [r.kind for r in ctx.scores] == ["validate"]
+def test_episode_wall_time_is_checked_before_the_model_call(titanic, tmp_path):
+    engine, records = engine_for(titanic, tmp_path, wall_time=0)
+    drive(engine, ["```\nvalidate\n```", "```\nvalidate\n```"])
+    assert engine.exit_status == EXIT_WALL_TIME and engine.steps == 0
+    assert [r.kind for r in engine.ctx.scores] == [EXIT_WALL_TIME]  # what was left, scored
+    assert records.kinds() == ["start", "score", "end"]
+
+
+def test_wall_time_bounds_commands_and_scoring_but_not_the_closing_autosubmission(titanic, tmp_path):
+    shell, limits = Shell(), []
+    engine, _ = engine_for(titanic, tmp_path, shell=shell, limits=limits, wall_time=100,
+                           command_timeout=600, max_steps=2)
+    drive(engine, ["```\nsleep 1000\n```", "```\nvalidate\n```"])
+    assert len(shell.timeouts) == 1 and 0 < shell.timeouts[0] <= 100  # not the 600 s of a command
+    # validate within the time left, then the closing autosubmission with the scorer's own limit
+    assert [r.kind for r in engine.ctx.scores] == ["validate", AUTOSUBMIT_STEPS]
+    assert limits[0] is not None and 0 < limits[0] <= 100 and limits[1] is None
+    default, _ = engine_for(titanic, tmp_path)
+    assert default.budget.max_wall_time_s == titanic.limits.wall_time  # the task's, by default
+
+
+def test_a_command_cut_by_the_wall_time_says_so(titanic, tmp_path):
+    engine, records = engine_for(titanic, tmp_path, shell=Shell(), wall_time=50)
+    drive(engine, ["```\nsleep 1000\n```"])
+    observation = records.records[1]["observation"]
+    assert "wall time of 50 s ran out" in observation and records.records[1]["exit_code"] is None
+    assert "600 SECONDS" not in observation  # not the command timeout's message
+
+
+def test_a_reply_that_comes_after_the_wall_time_runs_nothing(titanic, tmp_path):
+    shell, limits = Shell(), []
+    engine, records = engine_for(titanic, tmp_path, shell=shell, limits=limits, wall_time=50)
+    engine.begin()
+    assert engine.request() is not None
+    engine.budget.started -= 60  # the model took a minute to answer
+    run = engine.step(Reply(text="```\nsleep 1\n```"))
+    validate = engine.step(Reply(text="```\nvalidate\n```"))
+    assert shell.timeouts == [] and "not run: the episode's wall time of 50 s has run out" in run.observation
+    assert "not scored: the episode's wall time has run out" in validate.observation and limits == []
+    assert engine.request() is None and engine.exit_status == EXIT_WALL_TIME
+    assert limits == [None]  # the closing autosubmission still scores what was left
 
 
 @pytest.mark.parametrize("window", [10, 100])
@@ -306,10 +371,3 @@ def test_system_prompt_has_tools_format_and_limits(window):
     assert "DISCUSSION" in text and "```\nls -a\n```" in text
     assert "at most 50 steps" in text and "$4.00" in text and "600 seconds" in text
     assert "Call exactly one tool" in system_prompt(registry, tool_calls=True)
-
-
-def test_command_timeout_never_outlasts_the_wall_time():
-    assert Budget().clamp_timeout(600) == 600
-    budget = Budget(max_wall_time_s=100)
-    assert 99 < budget.clamp_timeout(600) <= 100
-    assert budget.clamp_timeout(30) == 30

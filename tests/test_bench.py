@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,9 +14,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, ToolCall
 
+from harness.bench_worker import run_spec
+from harness.errors import HarnessError
+from harness.options import EpisodeOptions
 from harness.study import Study, StudyError, make_config
+from harness.trajectory import read_records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -148,3 +153,56 @@ def test_ray_executor_runs_the_same_study(tmp_path):
     results = episode_results(study)
     assert sorted(results) == ["titanic/demo/run-1", "titanic/demo/run-2"]
     assert all(d["exit_status"] == "submitted" for d in results.values())
+
+
+TEXT_ONLY = "--tool-calls needs a model served over the OpenAI API; demo writes its actions as text"
+
+
+def test_tool_calls_are_refused_for_a_text_model_as_solve_refuses_them(tmp_path):
+    study = tmp_path / "study"
+    refused = bench("--tasks", "titanic", "--models", "demo", "--tool-calls", "--out", str(study), timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == f"error: {TEXT_ONLY}"
+    assert not study.exists()  # refused before the study was made
+    # A worker handed such options all the same refuses them in the same words, not silently.
+    spec = {"task": "titanic", "model": "demo", "run": 1, "seed": 0, "study": "s",
+            "run_dir": str(tmp_path / "episodes" / "run-1")}
+    events = []
+    with pytest.raises(HarnessError) as info:
+        run_spec(spec, EpisodeOptions(tool_calls=True).to_json(), events.append)
+    assert str(info.value) == TEXT_ONLY and events == []
+    assert not (tmp_path / "episodes" / "run-1").exists()
+
+
+def test_tool_calls_reach_the_episodes_of_a_study(tmp_path):
+    study = tmp_path / "study"
+    with ChatServer([], default=ToolCall("bash", {"command": "ls data"}, text="Look.")) as server:
+        done = bench("--tasks", "titanic", "--models", f"openai:scripted@{server.base_url}", "--runs", "1",
+                     "--max-steps", "2", "--tool-calls", "--out", str(study))
+        requests = [r["json"] for r in server.chat_requests]
+    assert done.returncode == 0, done.stderr
+    assert len(requests) == 2 and all({t["function"]["name"] for t in r["tools"]} >= {"bash", "validate"}
+                                      for r in requests)
+    (run_dir,) = study.glob("episodes/titanic/*/run-1")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["config"]["tool_calls"] is True and results["steps"] == 2
+    steps = [r for r in read_records(run_dir) if r["kind"] == "step"]
+    assert [s["action"] for s in steps] == ["ls data", "ls data"] and steps[0]["thought"] == "Look."
+    assert json.loads((study / "study.json").read_text())["config"]["tool_calls"] is True
+
+
+def test_a_study_made_before_episode_options_resumes_with_the_same_settings(tmp_path):
+    config = make_config(["titanic"], ["demo"], 2, EpisodeOptions(max_steps=12))
+    first_format = {"tasks": ["titanic"], "models": ["demo"], "runs": 2, "seed": 0, "max_steps": 12,
+                    "cost_limit": None, "context_tokens": None, "temperature": None, "tools": [],
+                    "tool_calls": False, "task_versions": config.task_versions,
+                    "task_dirs": config.task_dirs, "tool_hashes": {}}
+    assert config.to_json() == first_format
+    study = tmp_path / "study"
+    study.mkdir()
+    digest = hashlib.sha256(json.dumps(first_format, sort_keys=True).encode()).hexdigest()
+    (study / "study.json").write_text(json.dumps({"format": 1, "config": first_format, "config_hash": digest}))
+    Study.open(study, config, resume=True).close()
+    longer = make_config(["titanic"], ["demo"], 2, EpisodeOptions(max_steps=12, wall_time=60))
+    with pytest.raises(StudyError, match=r"wall_time: None -> 60\.0"):
+        Study.open(study, longer, resume=True)

@@ -15,10 +15,11 @@ from chat_server import ChatServer, ContextError, Delay, Gone, Malformed, Reply,
 from click.testing import CliRunner
 
 from harness.cli import main as cli
-from harness.episode import Episode, EpisodeSettings
+from harness.episode import Episode
 from harness.errors import ModelUnavailable
 from harness.models import Reply as ModelReply
 from harness.models.openai import OpenAIModel, OpenAISettings
+from harness.options import EpisodeOptions
 from harness.trajectory import read_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def model_for(server: ChatServer, **settings) -> OpenAIModel:
 
 
 def run(task, model, tmp_path: Path, **settings) -> tuple:
-    result = Episode(task, model, tmp_path / "run", EpisodeSettings(**settings)).run()
+    result = Episode(task, model, tmp_path / "run", EpisodeOptions(**settings)).run()
     records = list(read_records(tmp_path / "run"))
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     return result, records, results
@@ -217,3 +218,69 @@ def test_tool_calls_flag_needs_an_api_model(tmp_path):
     assert outcome.exit_code == 2
     assert outcome.output.strip() == ("error: --tool-calls needs a model served over the OpenAI API; "
                                       "demo writes its actions as text")
+
+
+# -- one engine: solve and the gym env leave the same trajectory --------------------------
+
+SCRIPT = [say("ls"), "I will look around first.", say("python baseline.py"), say("validate"), say("submit")]
+
+
+def comparable(records: list[dict]) -> list[dict]:
+    """The records without what differs by nature between two runs: times, the model's
+    and the face's description (the gym has no model), the sandbox's host details."""
+    out = []
+    for record in records:
+        if record["kind"] == "start":
+            config = {k: v for k, v in record["config"].items() if k != "gym"}
+            out.append({"kind": "start", "task": record["task"], "seed": record["seed"], "config": config})
+        else:
+            out.append({k: v for k, v in record.items() if k not in ("elapsed_s", "model_s")})
+    return out
+
+
+def test_a_scripted_episode_leaves_the_same_trajectory_through_solve_and_make(house_price, house_price_env,
+                                                                               tmp_path):
+    import harness
+
+    with ChatServer(SCRIPT) as server:
+        out = tmp_path / "solved"
+        outcome = CliRunner().invoke(cli, ["solve", "tasks/house_price", "--model", f"openai:test-model@{server.base_url}",
+                                           "--max-steps", "8", "--no-memory", "-q", "--out", str(out)])
+        assert outcome.exit_code == 0, outcome.output
+        solved = list(read_records(out))
+        solve_requests = [r["json"]["messages"] for r in server.chat_requests]
+    with ChatServer(SCRIPT) as server:
+        model = model_for(server)
+        env = harness.make(house_price, max_steps=8)
+        try:
+            env.reset()
+            while True:  # the policy is the same model, fed what the env says it would send
+                reply = model.complete(env.unwrapped.chat(), tools=env.unwrapped.tools)
+                *_, terminated, truncated, info = env.step(reply)
+                if terminated or truncated:
+                    break
+            made = list(read_records(env.run_dir))
+        finally:
+            env.close()
+        gym_requests = [r["json"]["messages"] for r in server.chat_requests]
+    assert info["exit_status"] == "submitted"
+    assert gym_requests == solve_requests  # the same conversation, the system prompt included
+    assert [r["kind"] for r in solved] == ["start", "step", "step", "step", "score", "step", "score", "step", "end"]
+    assert comparable(made) == comparable(solved)
+    steps = [r for r in solved if r["kind"] == "step"]
+    assert [s["action"] for s in steps] == ["ls", "", "python baseline.py", "validate", "submit"]
+    assert steps[0]["finish_reason"] == "stop" and steps[0]["tool_calls"] == []
+
+
+def test_wall_time_stops_a_running_command(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer([say("sleep 15")], default=say("ls")) as server:
+        outcome = CliRunner().invoke(cli, ["solve", "tasks/house_price", "--model", f"openai:test-model@{server.base_url}",
+                                           "--wall-time", "2", "--no-memory", "-q", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    steps = [r for r in read_records(out) if r["kind"] == "step"]
+    results = json.loads((out / "results.json").read_text())
+    assert [s["action"] for s in steps] == ["sleep 15"]
+    assert steps[0]["exit_code"] is None  # cut, not finished
+    assert "the episode's wall time of 2 s ran out, so the command was stopped" in steps[0]["observation"]
+    assert results["exit_status"] == "exit_wall_time" and results["config"]["wall_time"] == 2

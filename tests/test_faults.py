@@ -18,8 +18,9 @@ from pathlib import Path
 
 from chat_server import ChatServer, Delay
 
-from harness.episode import Episode, EpisodeSettings
+from harness.episode import Episode
 from harness.models.openai import OpenAIModel, OpenAISettings
+from harness.options import EpisodeOptions
 from harness.trajectory import read_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ def test_a_server_that_hangs_mid_episode_ends_it_with_exit_error_and_keeps_the_s
     with ChatServer([say("ls"), say("python baseline.py")], default=Delay(30, say("ls"))) as server:
         model = OpenAIModel(OpenAISettings(model="m", base_url=server.base_url, timeout_s=0.5,
                                            max_attempts=2, backoff_s=0.01, backoff_max_s=0.02))
-        result = Episode(house_price, model, tmp_path / "run", EpisodeSettings()).run()
+        result = Episode(house_price, model, tmp_path / "run", EpisodeOptions()).run()
     assert result.exit_status == "exit_error" and "timed out" in (result.error or "")
     steps = [r for r in read_records(tmp_path / "run") if r["kind"] == "step"]
     assert [s["action"] for s in steps] == ["ls", "python baseline.py"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from harness.cli.episode_options import episode_flags, episode_options
 from harness.errors import HarnessError
 
 
@@ -26,20 +28,12 @@ def _names(text: str, option: str) -> list[str]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Study directory (default studies/TIME).")
 @click.option("--resume", is_flag=True, help="Continue the study in --out: keep finished episodes, rerun the rest.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of run 1 (run i gets seed+i-1).")
-@click.option("--max-steps", type=int, help="Model replies per episode (default: each task's).")
-@click.option("--cost-limit", type=float, help="USD per episode (default: each task's).")
-@click.option("--temperature", type=float, help="Sampling temperature.")
-@click.option("--context-tokens", type=int, help="The models' context window.")
-@click.option("--tools", "tool_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A Python file of extra @tool functions (repeatable).")
-@click.option("--tool-calls", is_flag=True, help="Native function calling for OpenAI-API models.")
+@episode_flags
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where episodes run: worker processes here, or a Ray cluster (pip install 'harness[ray]').")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str, out: Path | None, resume: bool,
-          seed: int, max_steps: int | None, cost_limit: float | None, temperature: float | None,
-          context_tokens: int | None, tool_files: tuple[Path, ...], tool_calls: bool, executor: str,
-          ray_address: str | None) -> None:
+          seed: int, executor: str, ray_address: str | None, **flags: Any) -> None:
     """Run every task with every model RUNS times and tabulate the results.
 
     The study directory records its configuration and every episode; a study killed
@@ -48,19 +42,19 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     from harness.cli.bench_display import StudyDisplay
     from harness.cli.solve_cmd import _gpus, warn_weaker_sandbox
     from harness.scheduler import LocalExecutor, RayExecutor
-    from harness.study import Study, make_config
+    from harness.study import Study, check_tool_calls, make_config
     from harness.tasks import Task, find_task
 
-    warn_weaker_sandbox()
+    options = episode_options(flags, seed=seed)
     if out is None:
         if resume:
             raise HarnessError("--resume needs --out: the study directory to continue")
         from datetime import datetime
 
         out = Path("studies") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    config = make_config(_names(tasks_text, "--tasks"), _names(models_text, "--models"), runs, seed=seed,
-                         max_steps=max_steps, cost_limit=cost_limit, context_tokens=context_tokens,
-                         temperature=temperature, tools=list(tool_files), tool_calls=tool_calls)
+    config = make_config(_names(tasks_text, "--tasks"), _names(models_text, "--models"), runs, options)
+    check_tool_calls(config)
+    warn_weaker_sandbox()
     gpu_needs = {t: Task.load(find_task(config.task_dirs[t])).needs.gpus for t in config.tasks}
     if executor == "ray":
         runner = RayExecutor(parallel, address=ray_address, gpu_needs=gpu_needs)
@@ -70,11 +64,8 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     try:
         specs = study.specs()
         todo = study.pending()
-        options = {"max_steps": max_steps, "cost_limit": cost_limit, "context_tokens": context_tokens,
-                   "temperature": temperature, "tools": [str(p) for p in tool_files],
-                   "tool_calls": tool_calls}
         with StudyDisplay(total=len(specs), done=len(specs) - len(todo), parallel=parallel) as display:
-            runner.run(todo, options, display.on_event)
+            runner.run(todo, config.options, display.on_event)
         tables = write_tables(study)
     finally:
         study.close()

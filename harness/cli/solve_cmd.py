@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from harness.cli.episode_options import episode_flags, episode_options
 from harness.errors import HarnessError
 
 
@@ -23,49 +25,34 @@ def _default_out(task_id: str, model: str) -> Path:
               help="demo, demo-baseline, llama, an alias from models.toml, openai:<name>@<base_url>, "
                    "replay:PATH or human.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default runs/TASK-MODEL-TIME).")
-@click.option("--max-steps", type=int, help="Model replies allowed (default: the task's).")
-@click.option("--cost-limit", type=float, help="USD the model may cost (default: the task's).")
 @click.option("--seed", type=int, help="Seed passed to the model's sampler.")
-@click.option("--temperature", type=float, help="Sampling temperature for the model.")
-@click.option("--context-tokens", type=int, help="The model's context window (ends with exit_context when full).")
-@click.option("--tools", "tool_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A Python file of extra @tool functions (repeatable).")
+@episode_flags
 @click.option("--memory", "memory_path", type=click.Path(dir_okay=False, path_type=Path), help="Memory database file.")
 @click.option("--no-memory", is_flag=True, help="Turn the memory tools off.")
 @click.option("--gpus", default="", help="Comma-separated GPU indices to give the sandbox.")
-@click.option("--tool-calls", is_flag=True,
-              help="Native function calling: tools go as schemas, actions come back as tool calls.")
 @click.option("--quiet", "-q", is_flag=True, help="Only print the summary.")
-def solve(task_ref: str, model: str, out: Path | None, max_steps: int | None, cost_limit: float | None,
-          seed: int | None, temperature: float | None, context_tokens: int | None, tool_files: tuple[Path, ...],
-          memory_path: Path | None, no_memory: bool, gpus: str, tool_calls: bool, quiet: bool) -> None:
+def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_path: Path | None,
+          no_memory: bool, gpus: str, quiet: bool, **flags: Any) -> None:
     """Let a model work TASK (a task directory or name) in a fresh sandbox."""
     from harness.cli.progress import EpisodeDisplay
-    from harness.episode import Episode, EpisodeSettings
+    from harness.episode import Episode
     from harness.models import resolve_model
+    from harness.options import tool_calls_mode
     from harness.tasks import Task, find_task
-
-    task = Task.load(find_task(task_ref))
-    echo = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
     from harness.taskstatus import run_notes
 
+    options = episode_options(flags, seed=seed, memory=not no_memory, memory_path=memory_path,
+                              gpus=_gpus(gpus))
+    task = Task.load(find_task(task_ref))
+    echo = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
     for note in run_notes(task):  # a GPU the task recommends, a stand-in data set
         echo(note)
-    chosen = resolve_model(model, task=task, echo=echo, temperature=temperature, seed=seed)
-    if tool_calls:
-        if not hasattr(chosen, "tool_calls"):
-            raise HarnessError(f"--tool-calls needs a model served over the OpenAI API; {model} writes "
-                               "its actions as text")
-        chosen.tool_calls = True
-    memory = None if no_memory else _open_memory(task, memory_path)
-    settings = EpisodeSettings(
-        max_steps=max_steps, cost_limit=cost_limit, seed=seed, context_tokens=context_tokens,
-        tool_files=list(tool_files), memory=memory, gpus=_gpus(gpus),
-    )
+    chosen = resolve_model(model, task=task, echo=echo, temperature=options.temperature, seed=seed)
+    tool_calls_mode(chosen, options)  # refuse what the model cannot honour, before anything starts
     run_dir = out or _default_out(task.id, model)
     warn_weaker_sandbox()
     with EpisodeDisplay(task, quiet=quiet) as display:
-        episode = Episode(task, chosen, run_dir, settings, on_step=display.step, on_status=display.status)
+        episode = Episode(task, chosen, run_dir, options, on_step=display.step, on_status=display.status)
         result = episode.run()
     display.summary(result, task)
     if result.exit_status == "interrupted":
@@ -86,14 +73,6 @@ def _gpus(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise HarnessError(f"--gpus {text!r}: give comma-separated device indices, e.g. --gpus 0,1") from None
-
-
-def _open_memory(task, path: Path | None):
-    try:
-        from harness.memory import Memory
-    except ImportError:
-        return None
-    return Memory.for_task(task.id, path=path)
 
 
 @click.command("show")

@@ -1,0 +1,56 @@
+"""The episode flags ``harness solve`` and ``harness bench`` share, parsed into one
+:class:`~harness.options.EpisodeOptions`.
+
+Both commands take these flags through the one decorator below, so a flag means the
+same in both and reaches the episode the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from harness.options import EpisodeOptions
+
+EPISODE_FLAGS = ("max_steps", "cost_limit", "wall_time", "command_timeout", "context_tokens",
+                 "temperature", "tool_files", "tool_calls")
+"""The click parameter names the decorator adds (each an EpisodeOptions field)."""
+
+
+def episode_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared episode flags to a click command (innermost first, as click lists them)."""
+    flags = [
+        click.option("--max-steps", type=click.IntRange(min=1), help="Model replies allowed (default: the task's)."),
+        click.option("--cost-limit", type=click.FloatRange(min=0), help="USD the model may cost (default: the task's)."),
+        click.option("--wall-time", type=click.FloatRange(min=0),
+                     help="Seconds the episode may take; every command, validate and submit gets at most "
+                          "the time left (default: the task's)."),
+        click.option("--command-timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Seconds one shell command may run (default: the task's)."),
+        click.option("--context-tokens", type=click.IntRange(min=1),
+                     help="The model's context window (ends with exit_context when full)."),
+        click.option("--temperature", type=float, help="Sampling temperature for the model."),
+        click.option("--tools", "tool_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="A Python file of extra @tool functions (repeatable)."),
+        click.option("--tool-calls", is_flag=True,
+                     help="Native function calling: tools go as schemas, actions come back as tool calls "
+                          "(models served over the OpenAI API)."),
+    ]
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
+
+
+def episode_options(flags: dict[str, Any], **more: Any) -> EpisodeOptions:
+    """The options of the shared ``flags`` (a command's ``**flags``) and the command's own."""
+    from harness.options import EpisodeOptions
+
+    unknown = set(flags) - set(EPISODE_FLAGS)
+    if unknown:  # a programming error: a command passed its own parameter as a flag
+        raise TypeError(f"not shared episode flags: {', '.join(sorted(unknown))}")
+    return EpisodeOptions(**{**flags, "tool_files": tuple(flags.get("tool_files") or ())}, **more)

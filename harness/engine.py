@@ -1,0 +1,439 @@
+"""The episode engine: the one place where a step of an episode is written.
+
+An :class:`Engine` holds one episode's state (messages, elided history, budget,
+tool context, recorder) and its exit-status policy. A face drives it:
+
+    engine.begin(model=...)                        # the start record, the clock
+    while (request := engine.request()) is not None:    # limits, checked before each call
+        reply = model.complete(request.messages, tools=request.tools)
+        engine.step(reply)                         # parse, run, record, maybe end
+    engine.exit_status
+
+``Episode`` (``harness solve``, studies, the attacker) runs that loop with a model;
+the Gymnasium env runs one ``step`` per ``env.step(reply)`` followed by ``request()``;
+tests drive it with scripted replies. Nothing else loops, so the three cannot drift.
+
+What the engine uses from outside it takes as small protocols (the shell, the
+workspace files, the scorer, the memory, the recorder); the model is the face's.
+
+Exit statuses are MLGym's (see :mod:`aci.limits`). The policy: the step, cost,
+context, wall-time and format limits end the episode by scoring what the agent
+left (an autosubmission under that status); ``submitted`` ends it by the agent's
+own submit; ``interrupted`` and ``exit_error`` end it without a score.
+
+Wall time bounds everything the agent starts: a command, a ``validate`` or a
+``submit`` gets at most the time left, and is stopped (and told so) when it runs
+out. The autosubmission that closes an episode is the harness's own scoring and
+gets the scorer's full time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aci
+from aci import (
+    Budget,
+    History,
+    ScoreFailure,
+    ScoreRecord,
+    ToolContext,
+    ToolRegistry,
+    execute,
+    parse_reply,
+)
+from aci.protocols import Files, Memory, RunResult, ScoreLike
+from harness.errors import HarnessError
+from harness.models import Reply, Usage
+from harness.options import EpisodeOptions
+from harness.scorer import working_baseline
+from harness.tasks import Task
+from harness.tokens import estimate_tokens
+from harness.versions import versions
+
+AUTOSUBMITTING = frozenset({aci.AUTOSUBMIT_STEPS, aci.AUTOSUBMIT_COST, aci.EXIT_CONTEXT,
+                            aci.EXIT_WALL_TIME, aci.EXIT_FORMAT})
+"""Statuses that end an episode by scoring the current submission."""
+
+# -- what the engine needs from outside (files, memory and results as aci states them) --
+
+
+class Shell(Protocol):
+    """The agent's persistent shell (a :class:`harness.sandbox.Sandbox`): its ``run`` is an
+    :class:`aci.protocols.Shell`; ``cwd`` is the directory the next command starts in."""
+
+    cwd: str
+
+    def run(self, cmd: str, timeout: float) -> RunResult: ...
+
+
+class Scoring(Protocol):
+    """Scores the workspace's current submission within ``limit_s`` seconds at most
+    (None: the scorer's own limit). The engine turns it into the :class:`aci.protocols.Scorer`
+    its tools call, bounded by the wall time left."""
+
+    def __call__(self, limit_s: float | None) -> ScoreLike: ...
+
+
+class Sink(Protocol):
+    """Where records go (:class:`harness.trajectory.Recorder`)."""
+
+    def write(self, kind: str, **fields: Any) -> None: ...
+
+
+# -- what it gives back ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the next model call sends."""
+
+    messages: list[dict]
+    """The elided view of the conversation."""
+    tools: list[dict] | None
+    """Tool schemas in tool-call mode, else None."""
+    tokens: int
+    """The view's size in tokens (an estimate without a context window)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one reply did."""
+
+    n: int
+    action: str
+    """The command run ("" for a malformed reply)."""
+    thought: str
+    observation: str
+    """What the agent reads next."""
+    exit_code: int | None
+    elapsed_s: float
+    scores: tuple[ScoreRecord, ...] = ()
+    """Scorings made during this step (validate, submit, an autosubmission)."""
+    exit_status: str | None = None
+    """Set when the episode ended with this step."""
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    """A command's result after the episode's wall time cut it short."""
+
+    output: str
+    exit_code: int | None = None
+    timed_out: bool = False
+    restarted: bool = False
+    truncated: bool = False
+    elapsed_s: float = 0.0
+
+
+# -- pieces the faces share --------------------------------------------------------------
+
+
+def episode_budget(task: Task, options: EpisodeOptions) -> Budget:
+    """The episode's Budget: the options' overrides, else the task's limits."""
+    limits, o = task.limits, options
+    return Budget(
+        max_steps=o.max_steps if o.max_steps is not None else limits.max_steps,
+        max_cost=o.cost_limit if o.cost_limit is not None else limits.cost_limit,
+        context_tokens=o.context_tokens,
+        max_wall_time_s=o.wall_time if o.wall_time is not None else limits.wall_time,
+    )
+
+
+def load_registry(options: EpisodeOptions, memory: bool) -> ToolRegistry:
+    """The built-in, installed and ``tool_files`` tools; the memory tools only with a memory."""
+    exclude = () if memory else ("memory_write", "memory_read")
+    return ToolRegistry.load(list(options.tool_files), exclude=exclude)
+
+
+def best_metrics(task: Task, records: list[ScoreRecord]) -> dict[str, float] | None:
+    """The metrics of the best record by the task's primary metric (None if none valid)."""
+    primary = task.primary.name
+    best = None
+    for record in records:
+        if record.metrics and primary in record.metrics and (
+            best is None or task.is_better(record.metrics[primary], best[primary])
+        ):
+            best = record.metrics
+    return best
+
+
+def as_reply(reply: Any) -> Reply:
+    """A model :class:`Reply` from a string or anything Reply-like (``.text``, ``.cost`` …)."""
+    if isinstance(reply, Reply):
+        return reply
+    if isinstance(reply, str):
+        return Reply(text=reply)
+    text = getattr(reply, "text", None)
+    if text is None and not hasattr(reply, "tool_calls"):
+        raise HarnessError(f"step() takes the agent's reply as a string (or a Reply), "
+                           f"not {type(reply).__name__}")
+    return Reply(text=text or "", usage=getattr(reply, "usage", None) or Usage(),
+                 cost=float(getattr(reply, "cost", 0.0) or 0.0),
+                 tool_calls=list(getattr(reply, "tool_calls", None) or []),
+                 raw=getattr(reply, "raw", None), elapsed_s=float(getattr(reply, "elapsed_s", 0.0) or 0.0))
+
+
+def finish_reason(reply: Reply) -> str | None:
+    """Why the model stopped writing (``stop``, ``length``, ``tool_calls``), when known."""
+    reason = getattr(reply, "finish_reason", None)
+    if reason is None and isinstance(reply.raw, dict):
+        choices = reply.raw.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            reason = choices[0].get("finish_reason")
+    return reason
+
+
+# -- the engine ----------------------------------------------------------------------------
+
+
+class Engine:
+    """One episode's state and its step (see the module docstring)."""
+
+    def __init__(
+        self,
+        task: Task,
+        options: EpisodeOptions | None = None,
+        *,
+        files: Files,
+        shell: Shell | None = None,
+        score: Scoring | None = None,
+        memory: Memory | None = None,
+        recorder: Sink | None = None,
+        registry: ToolRegistry | None = None,
+        tool_calls: bool = False,
+        model_name: str = "",
+        episode: str = "",
+    ) -> None:
+        self.task = task
+        self.options = options or EpisodeOptions()
+        self.registry = registry or load_registry(self.options, memory is not None)
+        self.budget = episode_budget(task, self.options)
+        self.command_timeout = self.options.command_timeout or task.limits.command_timeout
+        self.tool_calls = tool_calls
+        self.tools = self.registry.tool_schemas() if tool_calls else None
+        self.recorder = recorder
+        self._shell, self._scoring = shell, score
+        self._ending = False  # the closing autosubmission is not bound by the wall time
+        self._ended = False
+        self.error: str | None = None
+        self.tokens_in = self.tokens_out = 0
+        if memory is not None and hasattr(memory, "for_episode"):
+            # Notes carry this episode's name and its best score so far.
+            memory = memory.for_episode(episode, best_score=self.best_primary, metric=task.primary.name)
+        self.ctx = ToolContext(
+            files=files, run=self._run if shell is not None else None,
+            command_timeout=self.command_timeout, score=self._score if score is not None else None,
+            baseline=working_baseline(task), memory=memory, window=self.options.window,
+            on_score=self._on_score, cwd=(lambda: shell.cwd) if shell is not None else None,
+        )
+        # Without a context window the history is measured with a cheap estimate; with
+        # one, exactly, but only once a free upper bound comes near the window.
+        window = self.options.context_tokens
+        self.history = History(keep_last=self.options.keep_last, model=model_name,
+                               count=None if window else estimate_tokens, window=window)
+        self.messages: list[dict] = [
+            {"role": "system", "content": aci.system_prompt(
+                self.registry, window=self.options.window, budget=self.budget,
+                command_timeout=self.command_timeout, tool_calls=tool_calls)},
+            {"role": "user", "content": aci.task_prompt(task.description, baseline=working_baseline(task))},
+        ]
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self._ended
+
+    @property
+    def exit_status(self) -> str | None:
+        return self.ctx.exit_status if self._ended else None
+
+    @property
+    def steps(self) -> int:
+        return self.budget.steps
+
+    def best(self) -> dict[str, float] | None:
+        """The best metrics scored so far (validate, submit or autosubmission)."""
+        return best_metrics(self.task, self.ctx.scores)
+
+    def best_primary(self) -> float | None:
+        best = self.best()
+        return best[self.task.primary.name] if best else None
+
+    def time_left(self) -> float | None:
+        """Seconds of wall time the agent has left (None: unlimited, or the episode is closing)."""
+        if self._ending or self.budget.max_wall_time_s is None:
+            return None
+        return self.budget.max_wall_time_s - self.budget.elapsed_s
+
+    def config(self) -> dict[str, Any]:
+        """The limits and knobs of the episode, as recorded in its trajectory and results."""
+        o = self.options
+        return {
+            "max_steps": self.budget.max_steps, "cost_limit": self.budget.max_cost,
+            "wall_time": self.budget.max_wall_time_s, "command_timeout": self.command_timeout,
+            "context_tokens": o.context_tokens, "window": o.window, "keep_last": o.keep_last,
+            "tools": self.registry.names(), "memory": self.ctx.memory is not None,
+            "gpus": list(o.gpus), "tool_calls": self.tool_calls,
+        }
+
+    # -- the episode ---------------------------------------------------------------------
+
+    def begin(self, *, extra_config: dict[str, Any] | None = None, **fields: Any) -> None:
+        """Write the start record (``fields`` add to it) and start the wall clock."""
+        if self.recorder is not None:
+            start = {"task": self.task.id, "task_version": self.task.version, "seed": self.options.seed,
+                     "config": {**self.config(), **(extra_config or {})}, "versions": versions(), **fields}
+            self.recorder.write("start", **start)
+        self.budget.start()
+
+    def view(self) -> tuple[list[dict], int]:
+        """The messages the next model call would send (older outputs elided), and their tokens."""
+        return self.history.view(self.messages)
+
+    def request(self) -> Request | None:
+        """The next model call, or None once the episode has ended.
+
+        The limits are checked here, before the call: steps, cost, wall time, then the
+        size of this very request against the context window. A limit reached ends the
+        episode (with its autosubmission) and gives None.
+        """
+        if self._ended:
+            return None
+        messages, tokens = self.view()
+        status = self.budget.exceeded(tokens)
+        if status is not None:
+            self.finish(status)
+            return None
+        return Request(messages, self.tools, tokens)
+
+    def step(self, reply: Any) -> Step:
+        """Take the agent's reply: parse its one action, run it, record the step.
+
+        ``reply`` is a model Reply, or a string. A malformed reply is answered with the
+        expected format (too many in a row end the episode with ``exit_format``); a
+        ``submit`` ends it.
+        """
+        if self._ended:
+            raise HarnessError(f"the episode has ended ({self.exit_status}): start a new one")
+        reply = as_reply(reply)
+        self.budget.add_step(reply.cost)
+        self.tokens_in += reply.usage.prompt_tokens
+        self.tokens_out += reply.usage.completion_tokens
+        ctx = self.ctx
+        ctx.step = self.budget.steps
+        scored = len(ctx.scores)
+        assistant: dict = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            assistant["tool_calls"] = reply.tool_calls
+        self.messages.append(assistant)
+        try:
+            action = parse_reply(reply.text, reply.tool_calls or None, self.registry)
+        except aci.FormatError as err:
+            observation = err.observation or aci.format_error_message(str(err))
+            self._answer(observation, None)
+            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0)
+            status = self.budget.format_error()
+            if status is not None:
+                self.finish(status)
+            return self._outcome("", "", observation, None, 0.0, scored)
+        self.budget.format_ok()
+        outcome = execute(self.registry, action, ctx)
+        observation = aci.next_step(outcome.observation, ctx.open_file, ctx.cwd() if ctx.cwd else None)
+        self._answer(observation, action.tool_call_id)
+        self._record(reply, action=action.command, thought=action.thought, observation=observation,
+                     exit_code=outcome.exit_code, elapsed=outcome.elapsed_s,
+                     error_detail=getattr(outcome, "error_detail", None))
+        if ctx.done:
+            self.finish(ctx.exit_status)
+        return self._outcome(action.command, action.thought, observation, outcome.exit_code,
+                             outcome.elapsed_s, scored)
+
+    def finish(self, status: str, error: str | None = None) -> str:
+        """End the episode with ``status`` (by the policy above) and write the end record.
+
+        Idempotent: an episode that has already ended keeps its status. Returns the status.
+        """
+        if self._ended:
+            return self.ctx.exit_status
+        if error is not None and self.error is None:
+            self.error = error
+        if not self.ctx.done:
+            if status in AUTOSUBMITTING:
+                self._ending = True  # score what the agent left, with the scorer's full time
+                self.ctx.autosubmit(status)
+            else:
+                self.ctx.finish(status)
+        self._ended = True
+        if self.recorder is not None:
+            self.recorder.write("end", exit_status=self.ctx.exit_status,
+                                final_metrics=self.ctx.final_metrics, error=self.error)
+        return self.ctx.exit_status
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _outcome(self, action: str, thought: str, observation: str, exit_code: int | None,
+                 elapsed: float, scored: int) -> Step:
+        return Step(self.budget.steps, action, thought, observation, exit_code, elapsed,
+                    tuple(self.ctx.scores[scored:]), self.exit_status)
+
+    def _answer(self, observation: str, tool_call_id: str | None) -> None:
+        # A native tool call is answered by a tool message, as the chat protocol requires.
+        if tool_call_id:
+            self.messages.append({"role": "tool", "tool_call_id": tool_call_id, "content": observation})
+        else:
+            self.messages.append({"role": "user", "content": observation})
+
+    def _record(self, reply: Reply, *, action: str, thought: str, observation: str,
+                exit_code: int | None, elapsed: float, error_detail: str | None = None) -> None:
+        if self.recorder is None:
+            return
+        fields: dict[str, Any] = {
+            "n": self.budget.steps, "thought": thought, "action": action, "observation": observation,
+            "reply": reply.text, "tool_calls": reply.tool_calls, "finish_reason": finish_reason(reply),
+            "tokens_in": reply.usage.prompt_tokens, "tokens_out": reply.usage.completion_tokens,
+            "tokens_estimated": reply.usage.estimated, "cost": reply.cost,
+            "model_s": round(reply.elapsed_s, 4), "elapsed_s": round(elapsed, 4), "exit_code": exit_code,
+        }
+        if error_detail:
+            fields["error_detail"] = error_detail  # a tool's traceback: for the record, not the agent
+        self.recorder.write("step", **fields)
+
+    def _on_score(self, record: ScoreRecord) -> None:
+        if self.recorder is not None:
+            self.recorder.write("score", split="test", step=record.step, source=record.kind,
+                                metrics=record.metrics, error=record.error)
+
+    def _run(self, command: str, timeout: float) -> RunResult:
+        """Run a shell command for at most ``timeout`` seconds and at most the time left."""
+        assert self._shell is not None
+        left = self.time_left()
+        if left is None or timeout <= left:
+            return self._shell.run(command, timeout)
+        limit = self.budget.max_wall_time_s
+        if left <= 0:
+            return _Stopped(f"[not run: the episode's wall time of {limit:g} s has run out]")
+        started = time.monotonic()
+        result = self._shell.run(command, left)
+        if not result.timed_out:
+            return result
+        return _Stopped(
+            f"{result.output.rstrip()}\n[timed out: the episode's wall time of {limit:g} s ran out, "
+            "so the command was stopped]",
+            timed_out=True, restarted=bool(getattr(result, "restarted", False)),
+            truncated=bool(getattr(result, "truncated", False)), elapsed_s=time.monotonic() - started)
+
+    def _score(self) -> ScoreLike:
+        """Score for validate/submit (at most the time left) or the autosubmission (in full)."""
+        assert self._scoring is not None
+        left = self.time_left()
+        if left is not None and left <= 0:
+            return ScoreFailure("not scored: the episode's wall time has run out")
+        return self._scoring(left)
+
+
+__all__ = ["AUTOSUBMITTING", "Engine", "Request", "Step", "as_reply", "best_metrics",
+           "episode_budget", "load_registry"]

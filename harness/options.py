@@ -1,0 +1,107 @@
+"""The knobs of one episode, in one typed object: :class:`EpisodeOptions`.
+
+``harness solve`` and ``harness bench`` parse their flags into it, a study stores
+it, the bench workers receive it as JSON and validate it back, and the engine and
+``harness.make(**options)`` read it. One shape everywhere means an option cannot
+be honoured by one entry point and silently dropped by another.
+
+``None`` for a limit means "the task's value" (``task.yaml``'s ``limits``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import HarnessError
+from harness.sandbox import Limits
+
+
+class EpisodeOptions(BaseModel):
+    """Overrides of the task's limits and the episode's knobs (frozen: share it freely)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_steps: int | None = Field(None, gt=0)
+    """Model replies allowed (None: the task's)."""
+    cost_limit: float | None = Field(None, ge=0)
+    """USD the model calls may cost; 0 means no limit (None: the task's)."""
+    wall_time: float | None = Field(None, ge=0)
+    """Seconds the episode may take; every command, validate and submit gets at most
+    the time left (None: the task's)."""
+    command_timeout: float | None = Field(None, gt=0)
+    """Seconds one shell command may run (None: the task's)."""
+    context_tokens: int | None = Field(None, gt=0)
+    """The model's context window in tokens; None leaves it unchecked."""
+    seed: int | None = None
+    """Seed of the model's sampler, recorded with the episode."""
+    temperature: float | None = None
+    """Sampling temperature, applied where the model is resolved (solve, bench)."""
+    tool_calls: bool = False
+    """Native function calling: the tools go to the model as schemas and its actions
+    come back as tool calls. Refused for a model that writes its actions as text."""
+    tool_files: tuple[Path, ...] = ()
+    """Python files of extra ``@tool`` functions."""
+    memory: bool = False
+    """The memory tools (``memory_write``/``memory_read``) over the task's memory."""
+    memory_path: Path | None = None
+    """The memory database (None: the task's default one)."""
+    window: int = Field(100, gt=0)
+    """Lines the file viewer shows."""
+    keep_last: int = Field(5, ge=0)
+    """Observations kept in full; older ones are elided to one line."""
+    gpus: tuple[int, ...] = ()
+    """GPU indices the sandbox may use."""
+    cpu_threads: int = Field(0, ge=0)
+    """Threads numeric libraries may use in the sandbox (0: their default); parallel
+    studies cap it so episodes don't thrash each other."""
+    sandbox_limits: Limits = Field(default_factory=Limits)
+    """Resource limits of the agent's sandbox."""
+    labels: dict[str, Any] = Field(default_factory=dict)
+    """Recorded as is in results.json (a study puts its name, the model alias and the run here)."""
+
+    @classmethod
+    def build(cls, source: str = "options", **values: Any) -> EpisodeOptions:
+        """Validated options; a mistake is one :class:`HarnessError` line naming the option.
+
+        ``source`` names the caller in the message (``harness.make``, a worker's payload).
+        """
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise HarnessError(f"{source}: unknown option(s) {', '.join(unknown)}; "
+                               f"the options are {', '.join(sorted(cls.model_fields))}")
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise HarnessError(f"{source}: {where}={first.get('input')!r}: {first['msg']}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, as a bench worker receives it (``build(**to_json())`` gives it back)."""
+        return self.model_dump(mode="json")
+
+    def replace(self, **changes: Any) -> EpisodeOptions:
+        """A copy with ``changes``, validated like the original."""
+        return type(self).build("options", **{**self.model_dump(), **changes})
+
+
+def tool_calls_mode(model: Any, options: EpisodeOptions) -> bool:
+    """Whether the episode speaks native tool calls with ``model``.
+
+    On when asked (``--tool-calls``, ``tool_calls=True``) or when the model's own
+    settings say so (``tool_calls = true`` for an alias in models.toml). A model that
+    writes its actions as text (demo, replay, human) has no ``tool_calls`` setting: asking
+    it for tool calls is refused here, in one line, by solve, bench and its workers alike.
+    """
+    supported = hasattr(model, "tool_calls")
+    if options.tool_calls and not supported:
+        name = getattr(model, "name", type(model).__name__)
+        raise HarnessError(f"--tool-calls needs a model served over the OpenAI API; {name} writes "
+                           "its actions as text")
+    return bool(options.tool_calls or (supported and getattr(model, "tool_calls", False)))
+
+
+__all__ = ["EpisodeOptions", "tool_calls_mode"]
