@@ -42,7 +42,11 @@ the fix.
 `scoring/score.py` runs in its own sandbox with the task environment's Python, as
 `python /scoring/score.py SUBMISSION_DIR`; the submission files are read-only there,
 `scoring/` is mounted read-only at `/scoring`, and `harness_scoring` (from
-`harness/scoring_lib.py`) is importable. It prints one JSON line: `{"metrics": {...}}`
+`harness/scoring_lib.py`) is importable. The task's own `workspace/` (the pristine
+files, never the agent's copy) is mounted read-only at `/task_workspace`:
+`harness_scoring.task_workspace()` puts it on `sys.path`, so a scorer imports the
+task's opponent or evaluation code from there instead of keeping a copy in `scoring/`.
+It prints one JSON line: `{"metrics": {...}}`
 with a value for every metric, or `{"error": "one line: what is wrong and the fix"}`.
 `harness_scoring.read_submission` checks a CSV submission (missing file, columns, row
 count, repeated or unknown ids, NaN, infinite values, types) and joins it on the id
