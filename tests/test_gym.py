@@ -231,3 +231,30 @@ def test_a_model_reply_carries_its_cost_and_the_cost_limit_truncates(make_env):
     _obs, reward, terminated, truncated, info = env.step(Reply(text=reply("ls"), cost=0.04))
     assert (terminated, truncated, info["exit_status"]) == (False, True, "autosubmission (exit_cost)")
     assert reward == 0.0 and info["final_metrics"] is None and "submission.csv" in info["error"]
+
+
+def test_tool_calls_are_offered_and_answered_as_in_solve(make_env):
+    from harness.models import Reply
+
+    env = make_env(max_steps=5, tool_calls=True)
+    _observation, info = env.reset()
+    assert "Call exactly one tool" in info["system_prompt"]
+    assert {t["function"]["name"] for t in info["tools"]} >= {"bash", "validate", "submit"}
+    assert env.unwrapped.tools == info["tools"]
+    call = {"id": "call_1", "type": "function", "function": {"name": "bash", "arguments": '{"command": "ls data"}'}}
+    observation, *_ = env.step(Reply(text="Look at the data.", tool_calls=[call]))
+    assert "train.csv" in observation
+    chat = env.unwrapped.chat()
+    assert chat[-2]["tool_calls"] == [call]
+    assert chat[-1]["role"] == "tool" and chat[-1]["tool_call_id"] == "call_1"
+    step = [json.loads(line) for line in (env.run_dir / "trajectory.jsonl").read_text().splitlines()][1]
+    assert step["action"] == "ls data" and step["thought"] == "Look at the data." and step["tool_calls"] == [call]
+
+
+def test_the_context_window_truncates_with_exit_context(make_env):
+    _observation, info = make_env(max_steps=5).reset()
+    env = make_env(max_steps=5, context_tokens=2 * info["tokens"])  # room for the prompt, not for the data
+    env.reset()
+    observation, _reward, terminated, truncated, info = env.step(reply("cat data/train.csv"))
+    assert (terminated, truncated, info["exit_status"]) == (False, True, "exit_context")
+    assert "The episode has ended (exit_context)" in observation and info["final_metrics"] is None
