@@ -19,7 +19,8 @@ workspace files, the scorer, the memory, the recorder); the model is the face's.
 Exit statuses are MLGym's (see :mod:`aci.limits`). The policy: the step, cost,
 context, wall-time and format limits end the episode by scoring what the agent
 left (an autosubmission under that status); ``submitted`` ends it by the agent's
-own submit; ``interrupted`` and ``exit_error`` end it without a score.
+own submit; ``interrupted`` and ``exit_error`` end it without a score. What breaks in
+from outside a step (Ctrl-C, a model failure) goes through :meth:`Engine.stop`.
 
 Wall time bounds everything the agent starts: a command, a ``validate`` or a
 ``submit`` gets at most the time left, and is stopped (and told so) when it runs
@@ -45,8 +46,8 @@ from aci import (
     parse_reply,
 )
 from aci.protocols import Files, Memory, RunResult, ScoreLike
-from harness.errors import HarnessError
-from harness.models import Reply, Usage
+from harness.errors import HarnessError, ModelError
+from harness.models import ContextLengthExceeded, Reply, Usage
 from harness.options import EpisodeOptions
 from harness.scorer import working_baseline
 from harness.tasks import Task
@@ -118,7 +119,7 @@ class Step:
 
 @dataclass(frozen=True)
 class _Stopped:
-    """A command's result after the episode's wall time cut it short."""
+    """A command's result when the episode's wall time cut it short or left it no time."""
 
     output: str
     exit_code: int | None = None
@@ -372,6 +373,22 @@ class Engine:
             self.recorder.write("end", exit_status=self.ctx.exit_status,
                                 final_metrics=self.ctx.final_metrics, error=self.error)
         return self.ctx.exit_status
+
+    def stop(self, err: BaseException) -> str:
+        """End the episode for what broke in from outside a step, by the same policy.
+
+        Ctrl-C: ``interrupted``; the model reporting a full context: ``exit_context``
+        (autosubmitted); another model failure: ``exit_error``. A model failure before
+        the first step is raised again instead: nothing was done, so the user is told
+        plainly. Anything else is raised again.
+        """
+        if isinstance(err, KeyboardInterrupt):
+            return self.finish(aci.INTERRUPTED)
+        if isinstance(err, ContextLengthExceeded):
+            return self.finish(aci.EXIT_CONTEXT, error=str(err))
+        if isinstance(err, ModelError) and self.budget.steps > 0:
+            return self.finish(aci.EXIT_ERROR, error=str(err))
+        raise err
 
     # -- internals -----------------------------------------------------------------------
 

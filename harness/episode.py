@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aci
 from aci import ToolRegistry
 from harness.engine import Engine, Scoring, Step
 from harness.errors import HarnessError, ModelError
-from harness.models import ContextLengthExceeded, Model, model_info
+from harness.models import Model, model_info
 from harness.options import EpisodeOptions, tool_calls_mode
 from harness.sandbox import Sandbox
 from harness.scorer import Score, Scorer, data_set_in_use, working_baseline
@@ -156,20 +155,14 @@ class Episode:
         return result
 
     def _drive(self, engine: Engine) -> None:
-        """Ask the model, step, until the engine ends the episode; Ctrl-C and model
-        failures become exit statuses."""
+        """Ask the model, step, until the engine ends the episode (Ctrl-C and model
+        failures end it by the engine's policy)."""
         try:
             while (request := engine.request()) is not None:
                 reply = self.model.complete(request.messages, tools=request.tools)
                 self._report(engine, engine.step(reply))
-        except KeyboardInterrupt:
-            engine.finish(aci.INTERRUPTED)
-        except ContextLengthExceeded as err:
-            engine.finish(aci.EXIT_CONTEXT, error=str(err))
-        except ModelError as err:
-            if engine.steps == 0:
-                raise  # nothing was done yet: tell the user plainly
-            engine.finish(aci.EXIT_ERROR, error=str(err))
+        except (KeyboardInterrupt, ModelError) as err:
+            engine.stop(err)
 
     def _report(self, engine: Engine, step: Step) -> None:
         best = engine.best_primary()

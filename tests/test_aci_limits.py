@@ -361,6 +361,25 @@ def test_a_reply_that_comes_after_the_wall_time_runs_nothing(titanic, tmp_path):
     assert limits == [None]  # the closing autosubmission still scores what was left
 
 
+def test_what_breaks_in_from_outside_a_step_ends_by_the_same_policy(titanic, tmp_path):
+    from harness.errors import ModelError
+    from harness.models import ContextLengthExceeded
+
+    interrupted, _ = engine_for(titanic, tmp_path)
+    drive(interrupted, [LS])
+    assert interrupted.stop(KeyboardInterrupt()) == "interrupted" and interrupted.ctx.scores == []
+    full, records = engine_for(titanic, tmp_path)
+    drive(full, [LS])
+    assert full.stop(ContextLengthExceeded("too long")) == EXIT_CONTEXT
+    assert [r.kind for r in full.ctx.scores] == [EXIT_CONTEXT] and records.records[-1]["error"] == "too long"
+    broken, _ = engine_for(titanic, tmp_path)
+    broken.begin()
+    with pytest.raises(ModelError):  # before any step: raised for the user, not recorded
+        broken.stop(ModelError("server down"))
+    broken.step(Reply(text=LS))
+    assert broken.stop(ModelError("server down")) == "exit_error" and broken.error == "server down"
+
+
 @pytest.mark.parametrize("window", [10, 100])
 def test_system_prompt_has_tools_format_and_limits(window):
     registry = ToolRegistry.load(entry_points=False)
