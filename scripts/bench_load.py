@@ -70,7 +70,7 @@ def main() -> None:
                 print(f"  {len(finished)}/{args.episodes} episodes", flush=True)
 
     started = time.perf_counter()
-    LocalExecutor(args.parallel).run(study.pending(), {}, on_event)
+    LocalExecutor(args.parallel).run(study.pending(), config.options, on_event)
     wall = time.perf_counter() - started
     stop.set()
     watcher.join()
