@@ -118,6 +118,3 @@ class History:
         if self.window is not None and total > self.window:
             total = REPLY_PRIMING + sum(self._exact(e, m, s) for e, m, s in chosen)
         return out, total
-
-    def tokens(self, messages: Sequence[Message]) -> int:
-        return self.view(messages)[1]

@@ -65,9 +65,6 @@ class Budget:
         self.steps += 1
         self.cost += cost
 
-    def add_cost(self, cost: float) -> None:
-        self.cost += cost
-
     def format_error(self) -> str | None:
         """Count a malformed reply; ``exit_format`` once there were too many in a row."""
         self.format_errors += 1
@@ -94,17 +91,3 @@ class Budget:
         if context_tokens is not None and self.context_exceeded(context_tokens):
             return EXIT_CONTEXT
         return None
-
-    def clamp_timeout(self, timeout: float) -> float:
-        """A command timeout that does not run past the episode's wall-time limit."""
-        if self.max_wall_time_s is None:
-            return timeout
-        return max(1.0, min(timeout, self.max_wall_time_s - self.elapsed_s))
-
-    def remaining(self) -> dict[str, float | int | None]:
-        return {
-            "steps": self.max_steps - self.steps,
-            "cost": round(self.max_cost - self.cost, 6) if self.max_cost else None,
-            "wall_time_s": (self.max_wall_time_s - self.elapsed_s)
-            if self.max_wall_time_s is not None else None,
-        }

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import HarnessError
+from aci.errors import AciError
 
 if TYPE_CHECKING:
     from harness.options import EpisodeOptions
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
 
     try:
         run_spec(payload["spec"], payload["options"], emit)
-    except HarnessError as err:
+    except AciError as err:  # HarnessError included; a --tools file the registry refuses too
         emit({"event": "error", "message": str(err)})
         return 2
     except KeyboardInterrupt:

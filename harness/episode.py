@@ -8,7 +8,6 @@ is the engine's: the Gymnasium env drives the same one.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -79,9 +78,7 @@ def scoring(scorer: Scorer, workspace: Path) -> Scoring:
     def score(limit_s: float | None) -> Score:
         if limit_s is None or limit_s >= scorer.timeout:
             return scorer.score(workspace)
-        bounded = copy.copy(scorer)  # Scorer.score takes no timeout of its own
-        bounded.timeout = limit_s
-        result = bounded.score(workspace)
+        result = scorer.score(workspace, timeout=limit_s)
         if result.error and "timed out" in result.error:
             return Score(None, f"{result.error}: the episode's wall time ran out", result.elapsed_s)
         return result

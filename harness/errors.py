@@ -34,10 +34,6 @@ class TaskError(HarnessError):
     """A task directory or task.yaml that is missing or malformed."""
 
 
-class InvalidSubmission(HarnessError):
-    """A submission the scorer rejects; the message says why."""
-
-
 class ModelError(HarnessError):
     """The model server failed, timed out or answered garbage."""
 

@@ -74,8 +74,9 @@ class Scorer:
         self.timeout = timeout if timeout is not None else task.limits.score_timeout
         self.max_submission_bytes = max_submission_bytes
 
-    def score(self, workspace: str | Path) -> Score:
-        """Score the ``task.submission`` files found in ``workspace``.
+    def score(self, workspace: str | Path, timeout: float | None = None) -> Score:
+        """Score the ``task.submission`` files found in ``workspace``, within
+        ``timeout`` seconds when given (the episode's wall time left), else the task's.
 
         They are copied out through :meth:`WorkspaceFiles.copy_out`: symlinks may
         not lead out of the workspace, FIFOs and other non-regular files are
@@ -83,7 +84,7 @@ class Scorer:
         agent swaps in meanwhile.
         """
         files = WorkspaceFiles(Path(workspace))
-        return self._run(files, {rel: rel for rel in self.task.submission})
+        return self._run(files, {rel: rel for rel in self.task.submission}, timeout)
 
     def score_file(self, path: str | Path) -> Score:
         """Score one file given by path (``harness score``), whatever its name."""
@@ -117,7 +118,8 @@ class Scorer:
             present.append(rel)
         return present
 
-    def _run(self, files: WorkspaceFiles, sources: dict[str, str]) -> Score:
+    def _run(self, files: WorkspaceFiles, sources: dict[str, str], timeout: float | None = None) -> Score:
+        timeout = self.timeout if timeout is None else min(timeout, self.timeout)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="harness-score-") as tmp:
             box = Path(tmp) / "submission"
@@ -150,11 +152,11 @@ class Scorer:
             with Sandbox(box, binds=binds, env=env, limits=limits, readonly=present,
                          nesting=True) as sb:
                 result = sb.run(
-                    f"{self.env.python} {SCORING_MOUNT}/score.py .", timeout=self.timeout
+                    f"{self.env.python} {SCORING_MOUNT}/score.py .", timeout=timeout
                 )
         elapsed = round(time.monotonic() - started, 3)
         if result.timed_out:
-            return Score(None, f"scoring timed out after {self.timeout:g}s", elapsed)
+            return Score(None, f"scoring timed out after {timeout:g}s", elapsed)
         return _parse(result.output, result.exit_code, self.task, elapsed)
 
 

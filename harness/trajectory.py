@@ -5,7 +5,7 @@ loses at most the line in flight; readers skip a torn last line. Each line is th
 fsync'd on a background thread while the model thinks about the next step, and the
 next write waits for that fsync: a power cut loses at most the newest line, and the
 episode loop does not pay the ~0.4 ms of an fsync per step. Kinds:
-``start``, ``step``, ``score``, ``end`` (see DESIGN.md).
+``start`` (task, model, options, versions, sandbox), ``step``, ``score``, ``end``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.models import HumanQuit, Model, Reply, format_reply
+from harness.models import HumanQuit, Model, format_reply
 from harness.models.demo import DemoModel, load_agent
 from harness.models.human import HumanModel
 from harness.models.replay import ReplayModel, load_actions
@@ -258,47 +258,23 @@ def test_demo_solution_beats_the_baseline_on_the_test_split(task_name, tmp_path)
     assert score.metrics[metric] >= baseline + margin
 
 
-def test_demo_works_house_price_through_the_aci(tmp_path):
-    """The demo agent, the real ACI tools, a bwrap sandbox and the scorer: a whole run."""
-    from aci import ToolContext, ToolRegistry, execute, parse_reply
-    from harness.sandbox import Sandbox
-    from harness.scorer import Scorer
-    from harness.taskenv import TaskEnv
-    from harness.tasks import Task
+def test_demo_works_house_price_through_the_aci(tmp_path, house_price):
+    """The demo agent, the real ACI tools, a bwrap sandbox and the scorer: a whole run,
+    through the one episode engine."""
+    from harness.episode import Episode
+    from harness.options import EpisodeOptions
+    from harness.trajectory import read_records
 
-    task = Task.load(REPO / "tasks" / "house_price")
-    env = TaskEnv.ensure(task)
-    workspace = tmp_path / "ws"
-    task.make_workspace(workspace)
-    registry = ToolRegistry.load(entry_points=False, exclude=["memory_write", "memory_read"])
-    scorer = Scorer(task, env)
-    model = DemoModel.for_task(task.dir)
-    messages = [SYSTEM, {"role": "user", "content": task.description}]
-    with Sandbox(workspace, binds=env.binds(), env=env.env(), readonly=task.readonly) as box:
-        ctx = ToolContext(
-            files=box.files,
-            run=lambda command, timeout: box.run(command, timeout=timeout),
-            score=lambda: scorer.score(workspace),
-            baseline=task.baseline,
-        )
-        for step in range(1, 20):
-            ctx.step = step
-            reply: Reply = model.complete(messages)
-            action = parse_reply(reply.text, registry=registry)
-            outcome = execute(registry, action, ctx)
-            messages += [
-                {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": outcome.observation},
-            ]
-            if ctx.done:
-                break
-    observations = "\n".join(m["content"] for m in messages[3::2])
-    commands = [parse_reply(m["content"]).command for m in messages[2::2]]
-    assert ctx.exit_status == "submitted", observations[-3000:]
+    model = DemoModel.for_task(house_price.dir)
+    result = Episode(house_price, model, tmp_path / "run", EpisodeOptions(max_steps=20)).run()
+    steps = [r for r in read_records(tmp_path / "run") if r.get("kind") == "step"]
+    observations = "\n".join(str(r.get("observation") or "") for r in steps)
+    commands = [r.get("action") for r in steps]
+    assert result.exit_status == "submitted", observations[-3000:]
     assert "wrote submission.csv" in observations
     assert not any(c.startswith("cat > train.py") for c in commands)  # the edit worked
     assert commands[-2:] == ["validate", "submit"]
-    assert ctx.final_metrics["r2"] > task.baseline["r2"] + 0.03
+    assert result.final_metrics["r2"] > house_price.baseline["r2"] + 0.03
 
 
 def test_demo_baseline_reproduces_the_recorded_baseline(tmp_path):
