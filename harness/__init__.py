@@ -22,11 +22,11 @@ def __getattr__(name: str) -> Any:
 
         return HarnessError
     if name == "EpisodeOptions":
-        from harness.options import EpisodeOptions
+        from harness.run.options import EpisodeOptions
 
         return EpisodeOptions
     if name == "make":
-        from harness.gym import make
+        from harness.run.gym import make
 
         return make
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.episode import Episode, EpisodeSettings
 from harness.models import Reply, Usage
+from harness.run.episode import Episode, EpisodeSettings
+from harness.run.trajectory import read_records
 from harness.sandbox import Limits
-from harness.tasks import Task, find_task
-from harness.trajectory import read_records
+from harness.task.spec import Task, find_task
 
 
 class ScriptedModel:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from harness.scheduler import LocalExecutor
-from harness.study import Study, make_config
+from harness.study.directory import Study, make_config
+from harness.study.scheduler import LocalExecutor
 
 
 def sampler(peaks: dict[int, int], stop: threading.Event) -> None:
@@ -29,7 +29,7 @@ def sampler(peaks: dict[int, int], stop: threading.Event) -> None:
     while not stop.is_set():
         for child in me.children(recursive=False):
             try:
-                if "harness.bench_worker" in " ".join(child.cmdline()):
+                if "harness.study.worker" in " ".join(child.cmdline()):
                     peaks[child.pid] = max(peaks.get(child.pid, 0), child.memory_info().rss)
             except psutil.Error:
                 pass
@@ -40,7 +40,7 @@ def leftovers(study: Path) -> list[str]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if ("harness.bench_worker" in cmdline and str(study) in cmdline) or (
+        if ("harness.study.worker" in cmdline and str(study) in cmdline) or (
                 "bwrap" in cmdline and proc.ppid() == os.getpid()):
             found.append(f"{proc.pid} {cmdline[:80]}")
     return found

@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.attacks import run_attacks
-from harness.tasks import Task, find_task
+from attacks import run_attacks
+
+from harness.task.spec import Task, find_task
 
 
 def main() -> int:

@@ -26,27 +26,27 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def house_price():
-    from harness.tasks import Task
+    from harness.task.spec import Task
 
     return Task.load(REPO / "tasks" / "house_price")
 
 
 @pytest.fixture(scope="session")
 def titanic():
-    from harness.tasks import Task
+    from harness.task.spec import Task
 
     return Task.load(REPO / "tasks" / "titanic")
 
 
 @pytest.fixture(scope="session")
 def house_price_env(house_price):
-    from harness.taskenv import TaskEnv
+    from harness.task.env import TaskEnv
 
     return TaskEnv.ensure(house_price)
 
 
 @pytest.fixture(scope="session")
 def titanic_env(titanic):
-    from harness.taskenv import TaskEnv
+    from harness.task.env import TaskEnv
 
     return TaskEnv.ensure(titanic)

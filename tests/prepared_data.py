@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.prepare import Prepared, prepare
-from harness.tasks import Task
+from harness.task.prepare import Prepared, prepare
+from harness.task.spec import Task
 
 
 @contextmanager

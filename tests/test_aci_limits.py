@@ -1,6 +1,6 @@
 """Limits, history processing and token counting: every way an episode can run out.
 
-The episode-level tests drive the one engine (harness.engine.Engine) with scripted
+The episode-level tests drive the one engine (harness.run.engine.Engine) with scripted
 replies, the way Episode drives it with a model: no loop of their own."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from aci import (
     is_autosubmission,
     system_prompt,
 )
-from harness.engine import Engine
 from harness.models import Reply
-from harness.options import EpisodeOptions
+from harness.run.engine import Engine
+from harness.run.options import EpisodeOptions
 from harness.sandbox.files import WorkspaceFiles
 from harness.tokens import count_message_tokens, count_tokens
 

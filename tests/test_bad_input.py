@@ -20,9 +20,9 @@ from aci import Action, FormatError, ToolContext, ToolRegistry, execute, parse_r
 from harness.cli import main as cli
 from harness.errors import HarnessError
 from harness.models.replay import load_actions
+from harness.run.trajectory import import_mlgym, read_records
 from harness.sandbox import Sandbox
-from harness.tasks import Task
-from harness.trajectory import import_mlgym, read_records
+from harness.task.spec import Task
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

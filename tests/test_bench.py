@@ -16,11 +16,11 @@ import psutil
 import pytest
 from chat_server import ChatServer, ToolCall
 
-from harness.bench_worker import run_spec
 from harness.errors import HarnessError
-from harness.options import EpisodeOptions
-from harness.study import Study, StudyError, make_config
-from harness.trajectory import read_records
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import read_records
+from harness.study.directory import Study, StudyError, make_config
+from harness.study.worker import run_spec
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def workers_of(study: Path) -> list[psutil.Process]:
     alive = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if "harness.bench_worker" in cmdline and str(study) in cmdline:
+        if "harness.study.worker" in cmdline and str(study) in cmdline:
             alive.append(proc)
     return alive
 

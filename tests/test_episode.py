@@ -15,12 +15,12 @@ from chat_server import ChatServer, ContextError, Delay, Gone, Malformed, Reply,
 from click.testing import CliRunner
 
 from harness.cli import main as cli
-from harness.episode import Episode
 from harness.errors import ModelUnavailable
 from harness.models import Reply as ModelReply
 from harness.models.openai import OpenAIModel, OpenAISettings
-from harness.options import EpisodeOptions
-from harness.trajectory import read_records
+from harness.run.episode import Episode
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import read_records
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_R2 = 0.8799891

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from chat_server import ChatServer, Delay
 
-from harness.episode import Episode
 from harness.models.openai import OpenAIModel, OpenAISettings
-from harness.options import EpisodeOptions
-from harness.trajectory import read_records
+from harness.run.episode import Episode
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import read_records
 
 REPO = Path(__file__).resolve().parent.parent
 KILLS = 20
@@ -92,5 +92,5 @@ def test_kill_9_of_bench_at_random_moments_then_resume_finishes_the_study(tmp_pa
     assert sorted(p.name for p in (study / "episodes" / "titanic" / "demo").iterdir()
                   if p.is_dir()) == ["run-1", "run-2"]
     time.sleep(0.3)
-    leftovers = subprocess.run(["pgrep", "-f", f"harness.bench_worker.*{study}"], capture_output=True, text=True)
+    leftovers = subprocess.run(["pgrep", "-f", f"harness.study.worker.*{study}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""

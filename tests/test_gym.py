@@ -16,9 +16,9 @@ import pytest
 pytest.importorskip("gymnasium")
 
 import harness  # noqa: E402
-import harness.gym  # noqa: E402
+import harness.run.gym  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
-from harness.gym import normalised  # noqa: E402
+from harness.run.gym import normalised  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_R2 = 0.8799891
@@ -148,7 +148,7 @@ def test_passes_the_gymnasium_env_checker(house_price_env):
     import gymnasium
     from gymnasium.utils.env_checker import check_env
 
-    env = gymnasium.make(harness.gym.register(), task="house_price", max_steps=5)
+    env = gymnasium.make(harness.run.gym.register(), task="house_price", max_steps=5)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -189,7 +189,7 @@ def test_runs_dir_keeps_each_episode(house_price_env, tmp_path):
 
 
 def test_memory_tools_are_on_with_memory(make_env, tmp_path):
-    from harness.memory import Memory
+    from harness.run.memory import Memory
 
     store = Memory(tmp_path / "m.sqlite")
     env = make_env(max_steps=5, memory=store)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from aci import ToolContext, ToolRegistry, execute
 from harness.errors import HarnessError
-from harness.memory import Memory, MemoryEntryTooLarge, default_path
+from harness.run.memory import Memory, MemoryEntryTooLarge, default_path
 from harness.sandbox import WorkspaceFiles
 from harness.tokens import count_tokens
 
@@ -108,7 +108,7 @@ def test_entries_persist_across_processes(tmp_path):
     path = tmp_path / "m.sqlite"
     writer = _python("""
         import sys
-        from harness.memory import Memory
+        from harness.run.memory import Memory
         Memory(sys.argv[1], episode="other-process").write("written by another process", step=1)
     """, str(path))
     assert writer.wait(30) == 0, writer.stderr.read()
@@ -118,7 +118,7 @@ def test_entries_persist_across_processes(tmp_path):
     store.close()
     reader = _python("""
         import sys
-        from harness.memory import Memory
+        from harness.run.memory import Memory
         print(Memory(sys.argv[1]).read("written"))
     """, str(path))
     out, err = reader.communicate(timeout=30)
@@ -129,7 +129,7 @@ def test_two_writers_at_once(tmp_path):
     path = tmp_path / "m.sqlite"
     code = """
         import sys
-        from harness.memory import Memory
+        from harness.run.memory import Memory
         memory = Memory(sys.argv[1], episode=sys.argv[2])
         for i in range(100):
             out = memory.write(f"finding {i} of {sys.argv[2]}", step=i)
@@ -150,7 +150,7 @@ def test_kill_9_mid_write_leaves_a_whole_database(tmp_path):
     path = tmp_path / "m.sqlite"
     writer = _python("""
         import sys
-        from harness.memory import Memory
+        from harness.run.memory import Memory
         memory = Memory(sys.argv[1])
         i = 0
         while True:

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import metrics
-from harness.metrics import BASELINE, ScoreTable, aup_csv, profiles, read_table, tables_from_results
+from harness.study import metrics
+from harness.study.metrics import (
+    BASELINE,
+    ScoreTable,
+    aup_csv,
+    profiles,
+    read_table,
+    tables_from_results,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 PUBLISHED = REPO / "baselines" / "mlgym_bench"

@@ -296,7 +296,7 @@ def test_builtin_specs(tmp_path):
 
 
 def test_demo_accepts_a_task_object():
-    from harness.tasks import Task
+    from harness.task.spec import Task
 
     task = Task.load(REPO / "tasks" / "house_price")
     assert resolve_model("demo", task=task).task_dir == task.dir

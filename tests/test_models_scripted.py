@@ -235,9 +235,9 @@ def test_demo_solution_beats_the_baseline_on_the_test_split(task_name, tmp_path)
     import subprocess
     import sys
 
-    from harness.scorer import Scorer
-    from harness.taskenv import TaskEnv
-    from harness.tasks import Task
+    from harness.scoring.scorer import Scorer
+    from harness.task.env import TaskEnv
+    from harness.task.spec import Task
 
     task = Task.load(REPO / "tasks" / task_name)
     workspace = tmp_path / "ws"
@@ -261,9 +261,9 @@ def test_demo_solution_beats_the_baseline_on_the_test_split(task_name, tmp_path)
 def test_demo_works_house_price_through_the_aci(tmp_path, house_price):
     """The demo agent, the real ACI tools, a bwrap sandbox and the scorer: a whole run,
     through the one episode engine."""
-    from harness.episode import Episode
-    from harness.options import EpisodeOptions
-    from harness.trajectory import read_records
+    from harness.run.episode import Episode
+    from harness.run.options import EpisodeOptions
+    from harness.run.trajectory import read_records
 
     model = DemoModel.for_task(house_price.dir)
     result = Episode(house_price, model, tmp_path / "run", EpisodeOptions(max_steps=20)).run()
@@ -278,9 +278,9 @@ def test_demo_works_house_price_through_the_aci(tmp_path, house_price):
 
 
 def test_demo_baseline_reproduces_the_recorded_baseline(tmp_path):
-    from harness.episode import Episode
     from harness.models import resolve_model
-    from harness.tasks import Task
+    from harness.run.episode import Episode
+    from harness.task.spec import Task
 
     task = Task.load(REPO / "tasks" / "titanic")
     model = resolve_model("demo-baseline", task=task)

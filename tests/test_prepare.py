@@ -24,9 +24,9 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.errors import DataError
-from harness.prepare import data_root, find_prepared, prepare, require_prepared
-from harness.tasks import Task
-from harness.taskstatus import task_status
+from harness.task.prepare import data_root, find_prepared, prepare, require_prepared
+from harness.task.spec import Task
+from harness.task.status import task_status
 
 # 400 000 lines "i,label": about 3.5 MB, so a download takes many chunks.
 FULL = "".join(f"{i},{i % 3}\n" for i in range(400_000)).encode()

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.sandbox import Sandbox
-from harness.scorer import Score, Scorer, check_task
+from harness.scoring.scorer import Score, Scorer, check_task
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,7 +184,7 @@ run(score)
 def test_scorer_sees_the_pristine_task_workspace_read_only(tmp_path, house_price, house_price_env):
     """Scorers share code with the agent through the task's own workspace/, never the
     agent's copy (which it may have edited) and never writable."""
-    from harness.tasks import Task
+    from harness.task.spec import Task
 
     copy = tmp_path / "task"
     shutil.copytree(house_price.dir, copy)

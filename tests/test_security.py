@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.attacks import attacks, bait_for, run_attack, run_attacks
-from harness.tasks import Task
-from harness.trajectory import read_records
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from attacks import attacks, bait_for, run_attack, run_attacks  # noqa: E402
+
+from harness.run.trajectory import read_records
+from harness.task.spec import Task
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["answers-by-host-path", "host-secret", "user-home", "proc-root", "network-ipv4", "network-ipv6",
@@ -147,7 +149,7 @@ def test_live_lines_are_one_escaped_line_and_never_markup():
 
     from harness.cli.bench_display import StudyDisplay
     from harness.cli.progress import EpisodeDisplay
-    from harness.episode import StepInfo
+    from harness.run.episode import StepInfo
     from harness.textsafe import one_line, visible
 
     hostile = "python x.py \x1b]52;c;ZXZpbA==\x07\x9b2J\r\nnext\tline\rover \u202eevil\u2066 [/] [bold]b"
@@ -296,8 +298,8 @@ def test_the_seccomp_filter_refuses_what_escapes_start_with(hardened):
 
 def test_submitted_code_runs_nested_under_the_full_filter(tmp_path):
     """The scorer's sandbox keeps namespaces (it starts one), the nested one refuses them."""
-    from harness.scorer import Scorer
-    from harness.taskenv import TaskEnv
+    from harness.scoring.scorer import Scorer
+    from harness.task.env import TaskEnv
 
     task = Task.load(REPO / "tasks" / "battle_of_sexes")
     workspace = tmp_path / "ws"
@@ -437,7 +439,7 @@ def test_a_submission_swapped_for_a_symlink_to_the_answers_is_never_scored(
     import time
 
     from harness.sandbox.files import WorkspaceFiles
-    from harness.scorer import Scorer
+    from harness.scoring.scorer import Scorer
 
     ws, answers, swaps = swapping
     files, copies = WorkspaceFiles(ws), {"copied": 0, "refused": 0}
@@ -465,7 +467,7 @@ def test_a_submission_swapped_for_a_symlink_to_the_answers_is_never_scored(
 
 def test_a_directory_of_sparse_files_is_refused_and_writes_at_most_the_cap(
         house_price, house_price_env, tmp_path):
-    from harness.scorer import Scorer
+    from harness.scoring.scorer import Scorer
 
     ws = tmp_path / "ws"
     (ws / "submission.csv").mkdir(parents=True)
@@ -516,7 +518,7 @@ def test_files_that_grow_once_measured_write_at_most_the_cap(tmp_path):
 
 
 def test_a_fifo_never_blocks_a_tool_or_the_scorer(house_price, house_price_env, tmp_path):
-    from harness.scorer import Scorer
+    from harness.scoring.scorer import Scorer
 
     ws = tmp_path / "ws"
     agent = _agent(ws)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from prepared_data import tiny_prepared
 
 from harness.cli import main as cli
-from harness.scorer import Scorer, check_task
-from harness.taskenv import TaskEnv
+from harness.scoring.scorer import Scorer, check_task
+from harness.task.env import TaskEnv
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = REPO / "tasks" / "coco_caption"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.scorer import Score, Scorer
-from harness.taskenv import TaskEnv
-from harness.tasks import Task
+from harness.scoring.scorer import Score, Scorer
+from harness.task.env import TaskEnv
+from harness.task.spec import Task
 
 REPO = Path(__file__).resolve().parent.parent
 GAMES = ["battle_of_sexes", "prisoners_dilemma", "blotto"]
@@ -195,8 +195,8 @@ def test_the_strategy_cannot_see_the_scorer_or_change_the_submission(tmp_path):
 
 
 def test_a_strategy_that_never_returns_is_stopped(tmp_path):
-    from harness.scoring_lib import SubmissionError
-    from harness.submitted_code import SubmittedCode, TooSlow
+    from harness.scoring.helpers import SubmissionError
+    from harness.scoring.submitted import SubmittedCode, TooSlow
 
     path = tmp_path / "strategy.py"
     path.write_text("def row_strategy(history):\n    while True:\n        pass\n")
@@ -210,8 +210,8 @@ def test_a_strategy_that_never_returns_is_stopped(tmp_path):
 
 @pytest.mark.parametrize("name", GAMES)
 def test_demo_beats_the_baseline_through_a_real_episode(name, tmp_path):
-    from harness.episode import Episode
     from harness.models.demo import DemoModel
+    from harness.run.episode import Episode
 
     task, _ = task_and_env(name)
     result = Episode(task, DemoModel.for_task(task.dir), tmp_path / "run").run()

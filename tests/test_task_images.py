@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.episode import Episode
 from harness.models.demo import DemoModel
-from harness.prepare import data_root, find_prepared, prepare
+from harness.run.episode import Episode
 from harness.sandbox import Sandbox
-from harness.scorer import Scorer, check_task, expected_baseline
-from harness.taskenv import TaskEnv
-from harness.tasks import Task
+from harness.scoring.scorer import Scorer, check_task, expected_baseline
+from harness.task.env import TaskEnv
+from harness.task.prepare import data_root, find_prepared, prepare
+from harness.task.spec import Task
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = ["fashion_mnist", "cifar10"]

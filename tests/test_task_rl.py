@@ -36,8 +36,8 @@ TINY = {
 
 @functools.cache
 def task_and_env(name: str):
-    from harness.taskenv import TaskEnv
-    from harness.tasks import Task
+    from harness.task.env import TaskEnv
+    from harness.task.spec import Task
 
     task = Task.load(REPO / "tasks" / name)
     return task, TaskEnv.ensure(task)
@@ -76,7 +76,7 @@ def submission_with(tmp_path: Path, checkpoint: Path | bytes | None) -> Path:
 
 
 def score(name: str, workspace: Path):
-    from harness.scorer import Scorer
+    from harness.scoring.scorer import Scorer
 
     task, env = task_and_env(name)
     return Scorer(task, env).score(workspace)
@@ -202,8 +202,8 @@ def test_device_is_the_gpu_when_there_is_one_else_the_cpu(name, capsys):
 
 @pytest.mark.parametrize("name", RL_TASKS)
 def test_demo_beats_the_baseline_through_a_real_episode(name, tmp_path):
-    from harness.episode import Episode
     from harness.models.demo import DemoModel
+    from harness.run.episode import Episode
 
     task, _ = task_and_env(name)
     result = Episode(task, DemoModel.for_task(task.dir), tmp_path / "run").run()

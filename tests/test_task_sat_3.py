@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.scorer import Score, Scorer
-from harness.taskenv import TaskEnv
-from harness.tasks import Task
+from harness.scoring.scorer import Score, Scorer
+from harness.task.env import TaskEnv
+from harness.task.spec import Task
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "sat_3"
 
@@ -177,8 +177,8 @@ def test_the_solver_agrees_with_brute_force_on_small_formulas():
 
 
 def test_demo_beats_the_baseline_through_a_real_episode(tmp_path):
-    from harness.episode import Episode
     from harness.models.demo import DemoModel
+    from harness.run.episode import Episode
 
     task, _ = task_and_env()
     result = Episode(task, DemoModel.for_task(task.dir), tmp_path / "run").run()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import TaskError
-from harness.taskenv import MARKER, TaskEnv
-from harness.tasks import Task, find_task
+from harness.task.env import MARKER, TaskEnv
+from harness.task.spec import Task, find_task
 
 REPO = Path(__file__).resolve().parent.parent
 HOUSE_PRICE_SOURCE_SHA256 = "1e18addf81e5e4d347cc17ee6075bbe4a42b7fa26b9e5b063e8f692a5f929d41"

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from harness.errors import HarnessError
-from harness.trajectory import Recorder, read_records
+from harness.run.trajectory import Recorder, read_records
 
 
 def test_lines_are_readable_while_and_after_writing(tmp_path):
@@ -40,7 +40,7 @@ def test_disk_full_gives_a_clear_error_and_keeps_the_file_readable(tmp_path):
     # A file-size limit makes the kernel refuse writes past 20 kB, as a full disk would.
     script = textwrap.dedent(f"""
         import resource, signal
-        from harness.trajectory import Recorder, RecordError
+        from harness.run.trajectory import Recorder, RecordError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
         recorder = Recorder({str(tmp_path / "trajectory.jsonl")!r})

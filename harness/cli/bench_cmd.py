@@ -41,9 +41,9 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     """
     from harness.cli.bench_display import StudyDisplay
     from harness.cli.solve_cmd import _gpus, warn_weaker_sandbox
-    from harness.scheduler import LocalExecutor, RayExecutor
-    from harness.study import Study, check_tool_calls, make_config
-    from harness.tasks import Task, find_task
+    from harness.study.directory import Study, check_tool_calls, make_config
+    from harness.study.scheduler import LocalExecutor, RayExecutor
+    from harness.task.spec import Task, find_task
 
     options = episode_options(flags, seed=seed)
     if out is None:
@@ -76,7 +76,7 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
 
 def write_tables(study) -> tuple | None:
     """tables/best.csv and tables/last.csv of the finished episodes (None if none finished)."""
-    from harness.metrics import tables_from_results, write_table
+    from harness.study.metrics import tables_from_results, write_table
 
     results = list(study.results())
     if not results:

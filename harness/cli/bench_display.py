@@ -97,7 +97,7 @@ class StudyDisplay:
                     cells = [_cell(table.baseline.get(task))] + [_cell(table.scores[task].get(m)) for m in table.models]
                     out.print("  " + ",".join([task, *cells]), highlight=False)
             from harness.errors import HarnessError
-            from harness.metrics import aup_csv, profiles
+            from harness.study.metrics import aup_csv, profiles
 
             try:
                 aup = aup_csv(profiles(best, last))

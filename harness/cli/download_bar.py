@@ -1,4 +1,4 @@
-"""The progress bar of ``harness task prepare`` (a :class:`harness.download.Meter`).
+"""The progress bar of ``harness task prepare`` (a :class:`harness.task.download.Meter`).
 
 On a terminal: a rich bar per file with size, speed and time left. Elsewhere (logs,
 CI): one line per file started or resumed.

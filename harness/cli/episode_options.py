@@ -1,5 +1,5 @@
 """The episode flags ``harness solve`` and ``harness bench`` share, parsed into one
-:class:`~harness.options.EpisodeOptions`.
+:class:`~harness.run.options.EpisodeOptions`.
 
 Both commands take these flags through the one decorator below, so a flag means the
 same in both and reaches the episode the same way.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from harness.options import EpisodeOptions
+    from harness.run.options import EpisodeOptions
 
 EPISODE_FLAGS = ("max_steps", "cost_limit", "wall_time", "command_timeout", "context_tokens",
                  "temperature", "tool_files", "tool_calls")
@@ -48,7 +48,7 @@ def episode_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def episode_options(flags: dict[str, Any], **more: Any) -> EpisodeOptions:
     """The options of the shared ``flags`` (a command's ``**flags``) and the command's own."""
-    from harness.options import EpisodeOptions
+    from harness.run.options import EpisodeOptions
 
     unknown = set(flags) - set(EPISODE_FLAGS)
     if unknown:  # a programming error: a command passed its own parameter as a flag

@@ -19,8 +19,8 @@ _memory_option = click.option(
 def _open(task_ref: str, memory_path: Path | None, *, must_exist: bool = True):
     """The Memory of TASK (a task directory, a task name, or the id of a removed task)."""
     from harness.errors import TaskError
-    from harness.memory import Memory
-    from harness.tasks import Task, find_task
+    from harness.run.memory import Memory
+    from harness.task.spec import Task, find_task
 
     try:
         task_id = Task.load(find_task(task_ref)).id

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.metrics import KNOWN_MINIMIZE, ScoreTable, aup_csv, profiles, read_table
+from harness.study.metrics import KNOWN_MINIMIZE, ScoreTable, aup_csv, profiles, read_table
 
 _MINIMIZE_HELP = (
     "A lower-is-better task (repeat for several). Default: the MLGym-Bench lower-is-better "
@@ -33,7 +33,7 @@ def profile(best: Path, last: Path | None, minimize: tuple[str, ...], plot: Path
     compared: adding or removing one changes everyone's value.
     """
     if plot is not None:
-        from harness.profile_plot import check_target
+        from harness.study.profile_plot import check_target
 
         check_target(plot)
     best_table = _read(best, minimize)
@@ -41,7 +41,7 @@ def profile(best: Path, last: Path | None, minimize: tuple[str, ...], plot: Path
     result = profiles(best_table, last_table)
     click.echo(aup_csv(result), nl=False)
     if plot is not None:
-        from harness.profile_plot import plot_profiles
+        from harness.study.profile_plot import plot_profiles
 
         click.echo(f"wrote {plot_profiles(result, plot)}", err=True)
 

@@ -52,7 +52,7 @@ class EpisodeDisplay:
     def summary(self, result, task) -> None:
         out = Console()
         final = result.final_metrics or {}
-        from harness.scorer import working_baseline
+        from harness.scoring.scorer import working_baseline
 
         baseline = working_baseline(task).get(self.primary)
         score = final.get(self.primary)

@@ -57,8 +57,8 @@ def shell(workspace: Path, task_name: str | None, command: str | None, network: 
 
 def _task_sandbox(name: str, workspace: Path) -> dict:
     """The arguments an episode of task ``name`` opens its sandbox with."""
-    from harness.taskenv import TaskEnv
-    from harness.tasks import Task, find_task
+    from harness.task.env import TaskEnv
+    from harness.task.spec import Task, find_task
 
     task = Task.load(find_task(name))
     if not any(workspace.iterdir()):

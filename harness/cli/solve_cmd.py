@@ -35,11 +35,11 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
           no_memory: bool, gpus: str, quiet: bool, **flags: Any) -> None:
     """Let a model work TASK (a task directory or name) in a fresh sandbox."""
     from harness.cli.progress import EpisodeDisplay
-    from harness.episode import Episode
     from harness.models import resolve_model
-    from harness.options import tool_calls_mode
-    from harness.tasks import Task, find_task
-    from harness.taskstatus import run_notes
+    from harness.run.episode import Episode
+    from harness.run.options import tool_calls_mode
+    from harness.task.spec import Task, find_task
+    from harness.task.status import run_notes
 
     options = episode_options(flags, seed=seed, memory=not no_memory, memory_path=memory_path,
                               gpus=_gpus(gpus))
@@ -91,7 +91,7 @@ def show(run_dir: Path, full: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory for the replay.")
 def replay(trajectory: Path, task_ref: str, out: Path | None) -> None:
     """Re-execute a trajectory's actions and report where observations or scores differ."""
-    from harness.replaying import replay_and_compare
+    from harness.run.replay import replay_and_compare
     from harness.textsafe import visible
 
     # The lines quote the recorded actions: agent text, made visible before it is printed.
@@ -105,7 +105,7 @@ def replay(trajectory: Path, task_ref: str, out: Path | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output JSONL (default: beside the input).")
 def import_(traj: Path, out: Path | None) -> None:
     """Convert an MLGym .traj file to a harness trajectory (JSONL)."""
-    from harness.trajectory import import_mlgym
+    from harness.run.trajectory import import_mlgym
 
     target = out or traj.with_suffix(".jsonl")
     steps = import_mlgym(traj, target)

@@ -21,9 +21,9 @@ def _progress(message: str) -> None:
 def tasks_command(as_json: bool, fits: bool) -> None:
     """List the tasks with their metric, baseline, needs and status on this machine
     (ready, needs prepare, needs GPU)."""
-    from harness.scorer import available_gpus
-    from harness.tasks import Task, list_tasks
-    from harness.taskstatus import task_status
+    from harness.scoring.scorer import available_gpus
+    from harness.task.spec import Task, list_tasks
+    from harness.task.status import task_status
 
     gpus = available_gpus()
     rows = []
@@ -92,8 +92,8 @@ def prepare_command(task_ref: str, source: str | None, set_name: str | None) -> 
     where it stopped. Everything goes to the data directory (HARNESS_DATA_DIR).
     """
     from harness.cli.download_bar import DownloadBar
-    from harness.prepare import prepare
-    from harness.tasks import Task, find_task
+    from harness.task.prepare import prepare
+    from harness.task.spec import Task, find_task
 
     task = Task.load(find_task(task_ref))
     with DownloadBar() as bar:
@@ -109,8 +109,8 @@ def check_command(task_ref: str) -> None:
     Fails when the baseline's score differs from the one recorded in task.yaml by
     more than the task's tolerance.
     """
-    from harness.scorer import check_task, expected_baseline
-    from harness.tasks import Task, find_task
+    from harness.scoring.scorer import check_task, expected_baseline
+    from harness.task.spec import Task, find_task
 
     task = Task.load(find_task(task_ref))
     click.echo(f"{task.id}: task.yaml valid (version {task.version})", err=True)
@@ -139,7 +139,7 @@ def check_command(task_ref: str) -> None:
 
 def _say_status(task) -> None:
     """Tell the user what the check will run on: the data set, a missing GPU."""
-    from harness.taskstatus import run_notes, task_status
+    from harness.task.status import run_notes, task_status
 
     status = task_status(task)
     if status.data_set is not None:
@@ -155,9 +155,9 @@ def score_command(task_ref: str, submission: str) -> None:
     """Score a SUBMISSION file (or a workspace directory) for TASK; prints JSON."""
     from pathlib import Path
 
-    from harness.scorer import Scorer
-    from harness.taskenv import TaskEnv
-    from harness.tasks import Task, find_task
+    from harness.scoring.scorer import Scorer
+    from harness.task.env import TaskEnv
+    from harness.task.spec import Task, find_task
 
     task = Task.load(find_task(task_ref))
     env = TaskEnv.ensure(task, progress=_progress)

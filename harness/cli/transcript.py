@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from harness.run.trajectory import RESULTS, read_records
 from harness.textsafe import visible
-from harness.trajectory import RESULTS, read_records
 
 
 def _text(text: str, style: str = "") -> Text:

@@ -102,7 +102,7 @@ def baseline_agent(task_dir: Path) -> Generator[str, str, None]:
     A second offline agent for any task, so studies, reports and benchmarks of the
     harness itself have two columns to compare without a model server.
     """
-    from harness.tasks import Task
+    from harness.task.spec import Task
 
     command = Task.load(task_dir).baseline_command or "python baseline.py"
     yield reply("First I look at the files in the workspace.", "ls")

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.metrics import BASELINE
 from harness.report import figures as figs
 from harness.report import html, transcripts
 from harness.report.data import FORMAT_ERROR, INCOMPLETE, EpisodeRun, Study, load_study
 from harness.report.html import Raw
 from harness.report.scores import BEST, LAST, Scores, add_profiles, study_scores, with_published
+from harness.study.metrics import BASELINE
 
 INDEX = "index.html"
 ACTION_TYPES_SHOWN = 12

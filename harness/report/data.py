@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.study import STUDY_FILE, UNFINISHED_STATUSES, slug
+from harness.run.trajectory import RESULTS, TRAJECTORY, read_records
+from harness.study.directory import STUDY_FILE, UNFINISHED_STATUSES, slug
 from harness.textsafe import visible
-from harness.trajectory import RESULTS, TRAJECTORY, read_records
 
 INCOMPLETE = "incomplete"
 """The exit status shown for an episode with no ``results.json``."""

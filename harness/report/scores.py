@@ -1,6 +1,6 @@
 """Score tables and performance profiles of a study, optionally beside the published ones.
 
-The numbers come from :mod:`harness.metrics` (the published MLGym-Bench procedure);
+The numbers come from :mod:`harness.study.metrics` (the published MLGym-Bench procedure);
 this module only decides which rows and columns the report shows: every model and
 task of the study, even one with no valid score yet, and with ``--with-published``
 the paper's models on the tasks both share.
@@ -42,9 +42,9 @@ class Scores:
 
 def _metrics() -> Any:
     try:
-        from harness import metrics
+        from harness.study import metrics
     except ImportError:
-        raise HarnessError("the report needs harness.metrics, which this installation lacks; "
+        raise HarnessError("the report needs harness.study.metrics, which this installation lacks; "
                            "reinstall the harness") from None
     return metrics
 
@@ -161,6 +161,6 @@ def with_published(scores: Scores) -> Scores:
 
 
 def _published(metrics: Any) -> tuple[Any, Any, dict[str, str]]:
-    """(best, last, our task id -> published task name) from harness.metrics."""
+    """(best, last, our task id -> published task name) from harness.study.metrics."""
     best, last = metrics.published_tables()
     return best, last, metrics.published_task_names()

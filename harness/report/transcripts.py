@@ -15,7 +15,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.report.data import EpisodeRun
 from harness.report.html import escape  # also escapes control and bidi characters
-from harness.trajectory import read_records
+from harness.run.trajectory import read_records
 
 FOLD_LINES = 30
 """Outputs longer than this many lines start folded."""

@@ -3,7 +3,7 @@
 A task with a ``data:`` section in task.yaml lists one or more data sets (the
 official files, maybe a small stand-in in the same format), each file with its
 sha256. Preparing takes one set's files, either downloaded (resumable, see
-:mod:`harness.download`) or found in ``--from PATH`` (a directory searched by file
+:mod:`harness.task.download`) or found in ``--from PATH`` (a directory searched by file
 name, an archive, or one of the files itself), checks every sha256, runs the task's
 prepare script on them and installs the result, all under the user's data directory::
 
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from harness import paths
-from harness.download import Meter, fetch, sha256_of
 from harness.errors import DataError
+from harness.task.download import Meter, fetch, sha256_of
 
 MARKER = ".harness-data.json"
 SCORER_MOUNT = "/task_data"
@@ -56,7 +56,7 @@ class Prepared:
     path: Path
     """The prepared directory (public and private parts)."""
     data_set: object
-    """The :class:`~harness.tasks.DataSet` it was made from."""
+    """The :class:`~harness.task.spec.DataSet` it was made from."""
     info: dict
     """The marker's contents: set, fingerprint, files, source, time."""
     public: tuple[str, ...]
@@ -317,7 +317,7 @@ def _install(task, data_set, files: dict[str, Path], origin: str, scratch: Path,
     output.mkdir()
     started = time.monotonic()
     if task.data.prepare:
-        from harness.taskenv import TaskEnv
+        from harness.task.env import TaskEnv
 
         env = TaskEnv.ensure(task, progress=say)
         say(f"running {task.data.prepare} on data set {data_set.name!r}")

@@ -13,10 +13,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.episode import Episode, EpisodeSettings
 from harness.models.replay import ReplayModel
-from harness.tasks import Task, find_task
-from harness.trajectory import read_records
+from harness.run.episode import Episode, EpisodeSettings
+from harness.run.trajectory import read_records
+from harness.task.spec import Task, find_task
 
 _VOLATILE = ("seconds", "took", "elapsed", "time")
 

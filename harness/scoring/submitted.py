@@ -41,7 +41,7 @@ try:  # the scorer's sandbox
     from harness_scoring import SubmissionError
 except ImportError:
     try:  # imported as part of the harness package
-        from harness.scoring_lib import SubmissionError
+        from harness.scoring.helpers import SubmissionError
     except ImportError:  # the child, which only answers the pipe
 
         class SubmissionError(Exception):  # type: ignore[no-redef]

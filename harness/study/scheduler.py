@@ -1,6 +1,6 @@
 """Running a study's episodes N at a time, on this machine or on a Ray cluster.
 
-The local executor keeps up to ``parallel`` worker processes (``harness.bench_worker``)
+The local executor keeps up to ``parallel`` worker processes (``harness.study.worker``)
 running and reads their JSON event lines on one thread each. An episode of a task
 that needs GPUs leases devices from a ``GpuPool`` and is started only when enough
 are free; CPU episodes fill the other slots meanwhile, so a GPU wait never idles the
@@ -22,8 +22,8 @@ from typing import Any
 
 from aci.errors import AciError
 from harness.errors import HarnessError
-from harness.options import EpisodeOptions
-from harness.study import EpisodeSpec
+from harness.run.options import EpisodeOptions
+from harness.study.directory import EpisodeSpec
 
 OnEvent = Callable[[EpisodeSpec, dict[str, Any]], None]
 
@@ -110,7 +110,7 @@ class LocalExecutor:
         spec_json = {**spec.to_json(), "gpus": list(devices)}
         payload = json.dumps({"spec": spec_json, "options": options.to_json(), "parent": os.getpid()})
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.bench_worker", payload],
+            [sys.executable, "-m", "harness.study.worker", payload],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True, text=True,
         )
@@ -195,7 +195,7 @@ class RayExecutor:
 
 def _ray_episode(spec: dict[str, Any], options: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Runs on a Ray worker: one episode, its final event and exit code."""
-    from harness.bench_worker import run_spec
+    from harness.study.worker import run_spec
 
     ids = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     spec = {**spec, "gpus": [int(i) for i in ids.split(",") if i.strip().isdigit()]}

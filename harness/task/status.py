@@ -30,8 +30,8 @@ class TaskStatus:
 
 def task_status(task, gpus: int | None = None) -> TaskStatus:
     """The status of ``task`` on this machine (``gpus``: GPUs here, detected if None)."""
-    from harness.prepare import data_root, download_size, find_prepared, human_size
-    from harness.scorer import available_gpus
+    from harness.scoring.scorer import available_gpus
+    from harness.task.prepare import data_root, download_size, find_prepared, human_size
 
     gpus = available_gpus() if gpus is None else gpus
     notes: list[str] = []

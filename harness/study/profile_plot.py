@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.metrics import BASELINE, Profiles
+from harness.study.metrics import BASELINE, Profiles
 
 INSTALL_HINT = "pip install 'harness[plots]'"
 _STYLES = ["-", "--", "-.", ":"]

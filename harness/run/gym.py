@@ -11,11 +11,11 @@
     env.close()                                  # kills the sandbox, removes the temp files
 
 One episode is what ``harness solve`` runs, through the same engine
-(:class:`harness.engine.Engine`), driven one reply at a time: ``reset`` lays out a
+(:class:`harness.run.engine.Engine`), driven one reply at a time: ``reset`` lays out a
 fresh workspace and starts a fresh sandbox; ``step(reply)`` parses the reply's one
 command, runs it through the ACI, records it and returns the observation the agent
 would read next. Nothing calls a model: the policy is yours. The options are
-``harness solve``'s (:class:`harness.options.EpisodeOptions`), so a scripted episode
+``harness solve``'s (:class:`harness.run.options.EpisodeOptions`), so a scripted episode
 leaves the same trajectory here as there.
 
 Spaces. Action and observation are strings (:class:`TextSpace`, a
@@ -78,15 +78,15 @@ from typing import Any
 
 import aci
 from aci import ToolContext, ToolRegistry
-from harness.engine import Engine, Request, load_registry
-from harness.episode import open_memory, open_sandbox, scoring
 from harness.errors import HarnessError
-from harness.options import EpisodeOptions
+from harness.run.engine import Engine, Request, load_registry
+from harness.run.episode import open_memory, open_sandbox, scoring
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import TRAJECTORY, Recorder
 from harness.sandbox import Sandbox
-from harness.scorer import Scorer, working_baseline
-from harness.taskenv import TaskEnv
-from harness.tasks import Task, find_task
-from harness.trajectory import TRAJECTORY, Recorder
+from harness.scoring.scorer import Scorer, working_baseline
+from harness.task.env import TaskEnv
+from harness.task.spec import Task, find_task
 
 try:
     import gymnasium
@@ -343,7 +343,7 @@ def make(task: Task | str | Path, *, runs_dir: str | Path | None = None,
          **options: Any) -> ResearchEnv:
     """A Gymnasium environment for ``task`` (a directory, a name or a Task).
 
-    ``options`` are fields of :class:`harness.options.EpisodeOptions` (``max_steps``,
+    ``options`` are fields of :class:`harness.run.options.EpisodeOptions` (``max_steps``,
     ``cost_limit``, ``wall_time``, ``command_timeout``, ``context_tokens``, ``tool_calls``,
     ``window``, ``keep_last``, ``tool_files``, ``gpus``, ``sandbox_limits`` …), as
     ``harness solve`` and ``harness bench`` take them; ``memory=True`` opens the task's
@@ -370,14 +370,14 @@ ENV_ID = "harness/Research-v0"
 def register() -> str:
     """Register :func:`make` with Gymnasium (idempotent); returns the id to pass.
 
-        harness.gym.register()
+        harness.run.gym.register()
         env = gymnasium.make("harness/Research-v0", task="house_price", max_steps=20)
 
     Gymnasium then wraps the environment in its usual checkers and gives it a
     ``spec``. Nothing is registered at import.
     """
     if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point="harness.gym:make", disable_env_checker=False)
+        gymnasium.register(id=ENV_ID, entry_point="harness.run.gym:make", disable_env_checker=False)
     return ENV_ID
 
 

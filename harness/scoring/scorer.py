@@ -5,7 +5,7 @@ submission file(s), mounted read-only, plus the task's ``scoring/`` directory (a
 and scorer) read-only at ``/scoring``, the task's pristine ``workspace/`` read-only at
 ``/task_workspace`` (the evaluation code the scorer shares with the agent, from the
 task directory: never the agent's copy) and the scoring helpers
-(:mod:`harness.scoring_lib`) as ``harness_scoring``. The agent's sandbox never sees
+(:mod:`harness.scoring.helpers`) as ``harness_scoring``. The agent's sandbox never sees
 ``scoring/``, and this one sees nothing of the agent's workspace but the submission.
 The scorer prints one JSON line, ``{"metrics": {...}}`` or ``{"error": "..."}``.
 
@@ -32,15 +32,15 @@ from pathlib import Path, PurePosixPath
 
 from harness.errors import HarnessError, TaskError
 from harness.sandbox import Bind, Limits, Sandbox, WorkspaceFiles
-from harness.taskenv import TaskEnv
-from harness.tasks import Task
+from harness.task.env import TaskEnv
+from harness.task.spec import Task
 
 SCORING_MOUNT = "/scoring"
 TASK_WORKSPACE_MOUNT = "/task_workspace"
 """Where the scorer sees the task's own ``workspace/`` (``harness_scoring.task_workspace``)."""
 HELPERS_MOUNT = "/opt/harness_scoring"
-_HELPERS = Path(__file__).resolve().parent / "scoring_lib.py"
-_SUBMITTED = Path(__file__).resolve().parent / "submitted_code.py"
+_HELPERS = Path(__file__).resolve().parent / "helpers.py"
+_SUBMITTED = Path(__file__).resolve().parent / "submitted.py"
 MAX_SUBMISSION_BYTES = 1 << 30
 """Apparent bytes of submission the scorer copies to the host (sparse files count in
 full): the largest real submission, a GPT-2 model, is about half of it."""
@@ -141,7 +141,7 @@ class Scorer:
                 "HARNESS_TASK_WORKSPACE": TASK_WORKSPACE_MOUNT,
             }
             if self.task.data is not None:  # prepared data: the answers live there
-                from harness.prepare import SCORER_MOUNT, require_prepared
+                from harness.task.prepare import SCORER_MOUNT, require_prepared
 
                 binds.append(Bind(require_prepared(self.task).path, SCORER_MOUNT))
                 env["HARNESS_TASK_DATA"] = SCORER_MOUNT
@@ -171,7 +171,7 @@ def _refusal(err: Exception) -> str:
 def _nested_filter(tmp: Path) -> list[Bind]:
     """The compiled seccomp filter, beside harness_submitted, for the nested sandbox."""
     from harness.sandbox import seccomp
-    from harness.submitted_code import SECCOMP_FILE
+    from harness.scoring.submitted import SECCOMP_FILE
 
     if seccomp.problem() is not None:
         return []
@@ -239,7 +239,7 @@ def check_task(task: Task, progress: Callable[[str], None] | None = None) -> Che
             f"task {task.id} needs {task.needs.gpus} GPU(s); this machine has {available_gpus()}"
         )
     if task.data is not None:  # before building the environment: fail fast, one line
-        from harness.prepare import require_prepared
+        from harness.task.prepare import require_prepared
 
         require_prepared(task)
     env = TaskEnv.ensure(task, progress=say)
@@ -281,7 +281,7 @@ def _prepared_set(task: Task):
     """The data set prepared for ``task`` on this machine (None if none, or it ships its data)."""
     if task.data is None:
         return None
-    from harness.prepare import find_prepared
+    from harness.task.prepare import find_prepared
 
     prepared = find_prepared(task)
     return prepared.data_set if prepared is not None else None

@@ -1,7 +1,7 @@
 """One episode in a run directory: ``harness solve``, a study's workers, the attacker.
 
 :class:`Episode` lays out the workspace, the task environment, the sandbox and the
-scorer, drives the :class:`~harness.engine.Engine` with a model until it ends, and
+scorer, drives the :class:`~harness.run.engine.Engine` with a model until it ends, and
 writes ``results.json``. The step itself (parse, run, record, limits, exit status)
 is the engine's: the Gymnasium env drives the same one.
 """
@@ -15,19 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from aci import ToolRegistry
-from harness.engine import Engine, Scoring, Step
 from harness.errors import HarnessError, ModelError
 from harness.models import Model, model_info
-from harness.options import EpisodeOptions, tool_calls_mode
+from harness.run.engine import Engine, Scoring, Step
+from harness.run.options import EpisodeOptions, tool_calls_mode
+from harness.run.trajectory import RESULTS, TRAJECTORY, Recorder, write_json_atomic
 from harness.sandbox import Sandbox
-from harness.scorer import Score, Scorer, data_set_in_use, working_baseline
-from harness.taskenv import TaskEnv
-from harness.tasks import Task
-from harness.trajectory import RESULTS, TRAJECTORY, Recorder, write_json_atomic
+from harness.scoring.scorer import Score, Scorer, data_set_in_use, working_baseline
+from harness.task.env import TaskEnv
+from harness.task.spec import Task
 from harness.versions import host, versions
 
 EpisodeSettings = EpisodeOptions
-"""The former name of :class:`~harness.options.EpisodeOptions` (harness.replaying and
+"""The former name of :class:`~harness.run.options.EpisodeOptions` (harness.run.replay and
 scripts/bench_episode.py still use it)."""
 
 
@@ -58,7 +58,7 @@ class EpisodeResult:
     error: str | None = None
 
 
-# -- the parts a face builds an engine from (harness.gym builds its episodes from them too) --
+# -- the parts a face builds an engine from (harness.run.gym builds its episodes from them too) --
 
 
 def open_sandbox(task: Task, env: TaskEnv, workspace: Path, options: EpisodeOptions) -> Sandbox:
@@ -91,7 +91,7 @@ def open_memory(task: Task, options: EpisodeOptions) -> Any:
     if not options.memory:
         return None
     try:
-        from harness.memory import Memory
+        from harness.run.memory import Memory
     except ImportError:
         return None
     return Memory.for_task(task.id, path=options.memory_path)

@@ -90,7 +90,7 @@ KNOWN_MINIMIZE = frozenset({"3-SAT", "Language Modeling", "sat_3", "language_mod
 """Lower-is-better MLGym-Bench tasks, by published name and by harness task id
 (``baselines/mlgym_bench/tasks.csv``); the ``harness profile`` default."""
 
-PUBLISHED_DIR = Path(__file__).resolve().parent.parent / "baselines" / "mlgym_bench"
+PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "baselines" / "mlgym_bench"
 """The published tables, at the repository root beside the package (``pip install -e .``)."""
 
 

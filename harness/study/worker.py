@@ -1,6 +1,6 @@
 """One episode of a study, in a process of its own.
 
-``python -m harness.bench_worker SPEC_JSON`` runs the episode a study's scheduler
+``python -m harness.study.worker SPEC_JSON`` runs the episode a study's scheduler
 handed out and reports on stdout, one JSON object per line: ``step`` events for the
 live status line and one ``done`` (or ``error``) event at the end. A process per
 episode keeps episodes apart (a crashing model backend or a leak ends with its
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aci.errors import AciError
 
 if TYPE_CHECKING:
-    from harness.options import EpisodeOptions
+    from harness.run.options import EpisodeOptions
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -35,10 +35,10 @@ def run_spec(spec: dict[str, Any], options: EpisodeOptions | dict[str, Any], emi
     ``options`` are the study's (as JSON from the scheduler's payload, or the object);
     the episode's seed, devices and labels come from ``spec``.
     """
-    from harness.episode import Episode
     from harness.models import resolve_model
-    from harness.options import EpisodeOptions, tool_calls_mode
-    from harness.tasks import Task, find_task
+    from harness.run.episode import Episode
+    from harness.run.options import EpisodeOptions, tool_calls_mode
+    from harness.task.spec import Task, find_task
 
     if not isinstance(options, EpisodeOptions):
         options = EpisodeOptions.build("the worker's options", **options)

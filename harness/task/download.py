@@ -60,7 +60,7 @@ def fetch(
     hint: str = "",
     timeout: float = 30.0,
 ) -> Path:
-    """Download ``file`` (a :class:`~harness.tasks.DataFile`) into ``directory`` and
+    """Download ``file`` (a :class:`~harness.task.spec.DataFile`) into ``directory`` and
     return its path; a verified copy already there is reused without network."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / file.name

@@ -11,7 +11,7 @@ A task is a directory::
 
 Usage::
 
-    from harness.tasks import Task, find_task
+    from harness.task.spec import Task, find_task
     task = Task.load(find_task("house_price"))
     task.make_workspace(tmp / "ws")
     task.is_better(0.91, task.baseline[task.primary.name])
@@ -401,7 +401,7 @@ class Task(_Strict):
         dest = Path(dest)
         prepared = None
         if self.data is not None:
-            from harness.prepare import require_prepared
+            from harness.task.prepare import require_prepared
 
             prepared = require_prepared(self)  # before copying anything: one clear line
         dest.mkdir(parents=True, exist_ok=True)
@@ -437,7 +437,7 @@ class Task(_Strict):
 
 def repo_tasks_dir() -> Path:
     """The ``tasks/`` directory next to the installed harness package (a checkout)."""
-    return Path(__file__).resolve().parent.parent / "tasks"
+    return Path(__file__).resolve().parents[2] / "tasks"
 
 
 def find_task(name_or_path: str | os.PathLike[str]) -> Path:

@@ -48,9 +48,9 @@ from aci import (
 from aci.protocols import Files, Memory, RunResult, ScoreLike
 from harness.errors import HarnessError, ModelError
 from harness.models import ContextLengthExceeded, Reply, Usage
-from harness.options import EpisodeOptions
-from harness.scorer import working_baseline
-from harness.tasks import Task
+from harness.run.options import EpisodeOptions
+from harness.scoring.scorer import working_baseline
+from harness.task.spec import Task
 from harness.tokens import estimate_tokens
 from harness.versions import versions
 
@@ -79,7 +79,7 @@ class Scoring(Protocol):
 
 
 class Sink(Protocol):
-    """Where records go (:class:`harness.trajectory.Recorder`)."""
+    """Where records go (:class:`harness.run.trajectory.Recorder`)."""
 
     def write(self, kind: str, **fields: Any) -> None: ...
 

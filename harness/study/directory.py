@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.options import EpisodeOptions
-from harness.tasks import Task, find_task
-from harness.trajectory import RESULTS, write_json_atomic
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import RESULTS, write_json_atomic
+from harness.task.spec import Task, find_task
 from harness.versions import environment_lock, host, versions
 
 STUDY_FILE = "study.json"
@@ -127,7 +127,7 @@ def check_tool_calls(config: StudyConfig) -> None:
     if not config.options.tool_calls:
         return
     from harness.models import resolve_model
-    from harness.options import tool_calls_mode
+    from harness.run.options import tool_calls_mode
 
     task_dir = config.task_dirs[config.tasks[0]]
     for spec in config.models:

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import psutil
 
-from harness.episode import Episode
 from harness.models import Reply, format_reply
-from harness.options import EpisodeOptions
+from harness.run.episode import Episode
+from harness.run.options import EpisodeOptions
+from harness.run.trajectory import read_records
 from harness.sandbox import Limits
-from harness.tasks import Task
-from harness.trajectory import read_records
+from harness.task.spec import Task
 
 OK = "ATTACK-OK"
 """Printed by an attack command only when the forbidden thing worked."""

@@ -1,0 +1,1 @@
+"""Tasks: the task format, their Python environments, their data sets."""
