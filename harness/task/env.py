@@ -23,7 +23,6 @@ site-packages at neutral paths (see :meth:`TaskEnv.binds`); the repository itsel
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -36,7 +35,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -162,7 +160,7 @@ class TaskEnv:
         if (final / MARKER).is_file():
             _readable_by_all(final)
             return cls(final, shared)
-        with _locked(envs / f"{key}.lock"):
+        with paths.locked(envs / f"{key}.lock"):
             if (final / MARKER).is_file():  # built by someone else while we waited
                 return cls(final, shared)
             if final.exists():  # a foreign or damaged directory: never trust it
@@ -264,14 +262,6 @@ def _key(requirements: list[str], missing: list[str], shared: list[Path]) -> str
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@contextmanager
-def _locked(lock_path: Path):
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build(tmp: Path, final: Path, shared: list[Path], missing: list[str], say: Progress) -> None:

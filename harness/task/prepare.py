@@ -22,7 +22,6 @@ into ``data/`` of the agent's workspace; the scorer's sandbox sees all of it at
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -168,7 +167,7 @@ def prepare(
     root = data_root(task)
     root.mkdir(parents=True, exist_ok=True)
     hint = f"; if you have the files, run `harness task prepare {task.id} --from PATH`"
-    with _locked(root / ".lock"), _scratch(root) as scratch:
+    with paths.locked(root / ".lock"), _scratch(root) as scratch:
         if source is None:
             data_set = task.data.set_named(set_name) if set_name else task.data.sets[0]
             current = find_prepared(task)
@@ -369,14 +368,6 @@ def _install(task, data_set, files: dict[str, Path], origin: str, scratch: Path,
     return Prepared(final, data_set, info, tuple(task.data.public))
 
 
-@contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
