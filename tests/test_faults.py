@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from chat_server import ChatServer, Delay
 
 from harness.models.openai import OpenAIModel, OpenAISettings
@@ -48,6 +49,7 @@ def _whole_json_or_absent(path: Path) -> None:
         json.loads(path.read_text())  # raises on a half-written file
 
 
+@pytest.mark.slow
 def test_kill_9_of_solve_at_random_moments_never_corrupts_the_record(tmp_path):
     rng = random.Random(1234)
     script = [say("ls"), say("python baseline.py"), say("validate"), say("cat evaluate.py")]
@@ -68,6 +70,7 @@ def test_kill_9_of_solve_at_random_moments_never_corrupts_the_record(tmp_path):
             _whole_json_or_absent(run_dir / "results.json")
 
 
+@pytest.mark.slow
 def test_kill_9_of_bench_at_random_moments_then_resume_finishes_the_study(tmp_path):
     rng = random.Random(99)
     study = tmp_path / "study"

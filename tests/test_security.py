@@ -28,6 +28,7 @@ QUICK = ["answers-by-host-path", "host-secret", "user-home", "proc-root", "netwo
 """The attacks that take a few seconds each; scripts/security_report.py runs them all."""
 
 
+@pytest.mark.slow
 def test_every_quick_attack_is_blocked(house_price, tmp_path):
     outcomes = run_attacks(house_price, tmp_path, QUICK)
     assert [o.name for o in outcomes] == QUICK

@@ -110,6 +110,7 @@ def test_bad_models_get_one_clear_line(lm, tmp_path):
     assert all("\n" not in e for e in errors.values())
 
 
+@pytest.mark.slow
 def test_demo_beats_the_baseline_through_a_real_episode(lm, baseline_run, tmp_path):
     out = tmp_path / "run"
     outcome = CliRunner().invoke(

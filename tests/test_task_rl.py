@@ -200,6 +200,7 @@ def test_device_is_the_gpu_when_there_is_one_else_the_cpu(name, capsys):
         pick_device("tpu", 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RL_TASKS)
 def test_demo_beats_the_baseline_through_a_real_episode(name, tmp_path):
     from harness.models.demo import DemoModel
