@@ -229,10 +229,17 @@ def test_an_unprivileged_harness_gets_the_same_sandbox():
     workspace.mkdir()
     os.chown(workspace, nobody, nobody)
     os.chown(tmp_path, nobody, nobody)
-    script = ("from harness.sandbox import Sandbox\n"
+    script = ("from harness.sandbox import Limits, Sandbox\n"
               f"with Sandbox({str(workspace)!r}) as sb:\n"
               "    print(sb.run('touch f; echo x > /proc/sys/kernel/core_pattern; unshare -U true; "
-              "grep Seccomp: /proc/self/status; echo done').output)\n")
+              "grep Seccomp: /proc/self/status; echo done').output)\n"
+              # no cgroup is writable for nobody: RLIMIT_NPROC contains a fork bomb
+              f"with Sandbox({str(workspace)!r}, limits=Limits(processes=40)) as sb:\n"
+              "    sb.run(':(){ :|:& };:', timeout=5)\n"
+              "    sb.run('sleep 1', timeout=4)\n"
+              "    print('peak', len(sb.processes()))\n"
+              "    sb.run('true', timeout=2)\n"
+              "    print(sb.run('echo survived', timeout=20).output)\n")
     # The distribution's interpreter with our packages: this venv's may live under /root.
     python = shutil.which("python3", path="/usr/bin:/bin")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -262,6 +269,9 @@ def test_an_unprivileged_harness_gets_the_same_sandbox():
     assert "done" in run.stdout and "Seccomp:\t2" in run.stdout, run.stdout
     assert "Read-only file system" in run.stdout or "Permission denied" in run.stdout
     assert "unshare failed" in run.stdout
+    peak = int(run.stdout.split("peak ", 1)[1].split()[0])
+    assert peak <= 40 + 5, run.stdout  # the allowance, plus bwrap and the shell
+    assert run.stdout.rstrip().endswith("survived"), run.stdout
     assert (workspace / "f").lstat().st_uid == nobody
     shutil.rmtree(tmp_path, ignore_errors=True)
 

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import termios
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from harness.sandbox.bwrap import Bind, find_bwrap, sandbox_env
 from harness.sandbox.cgroups import CgroupLimiter
 from harness.sandbox.diskguard import CHECK_S, DiskGuard
 from harness.sandbox.files import SANDBOX_WORKSPACE, WorkspaceFiles
+from harness.sandbox.hostuser import HostIds
 from harness.sandbox.launch import Launch
 from harness.sandbox.limits import Limits
 from harness.sandbox.output import OutputCollector
@@ -126,14 +127,8 @@ class Sandbox:
     def _start(self) -> None:
         self._cgroup = CgroupLimiter(self.limits.processes, self.limits.memory_mb << 20)
         self._pids_refused = 0
-        cgroup, limits = self._cgroup, self.limits
-
-        def in_child() -> None:
-            cgroup.enter()
-            apply_rlimits(limits)
-
         self._proc = self._launch.popen(
-            in_child,
+            child_setup(self.limits, self._cgroup, self._launch.ids, self.gpus),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -489,15 +484,47 @@ def _signal(proc: psutil.Process, sig: int) -> None:
         pass
 
 
-def apply_rlimits(limits: Limits) -> None:
+def child_setup(limits: Limits, cgroup: CgroupLimiter, ids: HostIds | None,
+                gpus: Sequence[int] = ()) -> Callable[[], None]:
+    """What the child that becomes bwrap does first: join the cgroup, set the rlimits.
+
+    Without a pids cgroup the process count is bounded by RLIMIT_NPROC instead: the
+    sandbox user's processes now plus the allowance (the kernel counts per user, so
+    the user's other processes count too). A GPU episode gets no address-space limit:
+    the CUDA driver reserves far more virtual memory than any RLIMIT_AS would allow,
+    so its memory is bounded by the memory cgroup where there is one.
+    """
+    nproc = None
+    if limits.processes and "pids" not in cgroup.controllers():
+        nproc = _processes_of(ids.uid if ids is not None else os.getuid()) + limits.processes
+
+    def in_child() -> None:
+        cgroup.enter()
+        apply_rlimits(limits, nproc=nproc, address_space=not gpus)
+
+    return in_child
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for proc in psutil.process_iter(["uids"]):
+        uids = proc.info.get("uids")
+        if uids is not None and uids.real == uid:
+            count += 1
+    return count
+
+
+def apply_rlimits(limits: Limits, *, nproc: int | None = None, address_space: bool = True) -> None:
     """rlimits for bwrap and everything below it (set in the child before exec)."""
     pairs = [
         (resource.RLIMIT_FSIZE, limits.file_size_mb << 20),
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
-    if limits.memory_mb:
+    if limits.memory_mb and address_space:
         pairs.append((resource.RLIMIT_AS, limits.memory_mb << 20))
+    if nproc is not None:
+        pairs.append((resource.RLIMIT_NPROC, nproc))
     for kind, value in pairs:
         try:
             soft, hard = resource.getrlimit(kind)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.sandbox.bwrap import SHELL, Bind, find_bwrap, sandbox_env
 from harness.sandbox.cgroups import CgroupLimiter
-from harness.sandbox.core import apply_rlimits
+from harness.sandbox.core import child_setup
 from harness.sandbox.diskguard import CHECK_S, DiskGuard
 from harness.sandbox.launch import Launch
 from harness.sandbox.limits import Limits
@@ -41,11 +41,7 @@ def run_interactive(
     launch = Launch(bwrap, workspace, network=network, binds=binds, readonly=protected, env=inside_env,
                     gpus=gpus, interactive=True, command=(SHELL, "--noprofile", "--norc", "-i"))
     cgroup = CgroupLimiter(limits.processes, limits.memory_mb << 20)
-
-    def in_child() -> None:
-        cgroup.enter()
-        apply_rlimits(limits)
-
+    in_child = child_setup(limits, cgroup, launch.ids, gpus)
     guard = DiskGuard(workspace, protected, limits)
     try:
         proc = launch.popen(in_child)

@@ -14,9 +14,13 @@ class Limits:
     """
 
     memory_mb: int = 8192
-    """Address-space limit per process (RLIMIT_AS), in MiB. 0 disables it."""
+    """Address-space limit per process (RLIMIT_AS), in MiB, and the memory cgroup's
+    limit for the whole sandbox where cgroups are writable. 0 disables both. GPU
+    sandboxes get no RLIMIT_AS (the CUDA driver reserves more address space than
+    that at start): only the cgroup bounds their memory."""
     processes: int = 512
-    """Processes the sandbox may add beyond those its user already runs."""
+    """Processes the sandbox may run: the pids cgroup's limit, else RLIMIT_NPROC on
+    top of those its user already runs."""
     file_size_mb: int = 2048
     """Largest file a command may write (RLIMIT_FSIZE), in MiB."""
     disk_mb: int = 20480
