@@ -314,3 +314,12 @@ def test_harness_shell_with_a_task_is_the_episodes_sandbox(tmp_path):
                            input="python -c 'print(6 * 7)'\nexit 5\n", capture_output=True, text=True,
                            timeout=300)
     assert typed.returncode == 5 and "42" in typed.stdout
+
+
+def test_gpu_sandboxes_have_no_address_space_limit(workspace):
+    """CUDA reserves far more virtual memory than an RLIMIT_AS allows: a GPU episode's
+    memory is bounded by the cgroup instead (device index 7 is fake: nothing is bound)."""
+    with Sandbox(workspace, limits=Limits(memory_mb=4096)) as cpu:
+        assert cpu.run("ulimit -v").output.strip() == str(4096 * 1024)
+    with Sandbox(workspace, limits=Limits(memory_mb=4096), gpus=[7]) as gpu:
+        assert gpu.run("ulimit -v").output.strip() == "unlimited"
