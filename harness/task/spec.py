@@ -51,6 +51,15 @@ SCORER_FILE = "scoring/score.py"
 _IGNORED = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
 
+
+def _relative_paths(paths: list[str], root: str) -> list[str]:
+    """Paths a task names must stay under ``root``: no absolute paths, no '..'."""
+    for raw in paths:
+        posix = PurePosixPath(raw)
+        if not raw or posix.is_absolute() or ".." in posix.parts:
+            raise ValueError(f"{raw!r} must be a path relative to {root}, without '..'")
+    return paths
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
@@ -151,11 +160,7 @@ class TaskData(_Strict):
     @field_validator("public")
     @classmethod
     def _public_relative(cls, paths: list[str]) -> list[str]:
-        for raw in paths:
-            posix = PurePosixPath(raw)
-            if not raw or posix.is_absolute() or ".." in posix.parts:
-                raise ValueError(f"{raw!r} must be a path relative to the prepared data")
-        return paths
+        return _relative_paths(paths, "the prepared data")
 
     def set_named(self, name: str) -> DataSet:
         for data_set in self.sets:
@@ -208,11 +213,7 @@ class Task(_Strict):
     @field_validator("submission", "readonly")
     @classmethod
     def _relative(cls, paths: list[str]) -> list[str]:
-        for raw in paths:
-            posix = PurePosixPath(raw)
-            if not raw or posix.is_absolute() or ".." in posix.parts:
-                raise ValueError(f"{raw!r} must be a path relative to the workspace, without '..'")
-        return paths
+        return _relative_paths(paths, "the workspace")
 
     # -- loading -----------------------------------------------------------------
 
