@@ -284,3 +284,13 @@ def test_wall_time_stops_a_running_command(tmp_path):
     assert steps[0]["exit_code"] is None  # cut, not finished
     assert "the episode's wall time of 2 s ran out, so the command was stopped" in steps[0]["observation"]
     assert results["exit_status"] == "exit_wall_time" and results["config"]["wall_time"] == 2
+
+
+def test_solve_exits_non_zero_when_the_episode_ends_with_exit_error(tmp_path):
+    """A script (or CI) running `harness solve` must see that the model server failed."""
+    out = tmp_path / "run"
+    with ChatServer([RUN_BASELINE[0], Gone()]) as server:
+        outcome = CliRunner().invoke(cli, ["solve", "tasks/house_price", "--model", f"openai:test-model@{server.base_url}",
+                                           "--no-memory", "-q", "--out", str(out)])
+    assert outcome.exit_code == 1, outcome.output
+    assert json.loads((out / "results.json").read_text())["exit_status"] == "exit_error"

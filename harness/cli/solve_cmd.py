@@ -57,6 +57,8 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
     display.summary(result, task)
     if result.exit_status == "interrupted":
         sys.exit(130)
+    if result.exit_status == "exit_error":  # the harness or the model server failed: say so to scripts
+        sys.exit(1)
 
 
 def warn_weaker_sandbox() -> None:
