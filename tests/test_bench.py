@@ -218,3 +218,12 @@ def test_a_study_made_before_episode_options_resumes_with_the_same_settings(tmp_
     longer = make_config(["titanic"], ["demo"], 2, EpisodeOptions(max_steps=12, wall_time=60))
     with pytest.raises(StudyError, match=r"wall_time: None -> 60\.0"):
         Study.open(study, longer, resume=True)
+
+
+def test_a_misspelt_model_is_refused_before_the_study_starts(tmp_path):
+    study = tmp_path / "study"
+    done = bench("--tasks", "titanic", "--models", "demo,dmeo", "--runs", "1", "--out", str(study))
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown model 'dmeo'" in lines[0], done.stderr
+    assert not (study / "episodes").exists()  # no episode of 'demo' ran first

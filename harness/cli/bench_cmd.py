@@ -41,6 +41,7 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     """
     from harness.cli.bench_display import StudyDisplay
     from harness.cli.solve_cmd import _gpus, warn_weaker_sandbox
+    from harness.models.registry import check_name
     from harness.study.directory import Study, check_tool_calls, make_config
     from harness.study.scheduler import LocalExecutor, RayExecutor
     from harness.task.spec import Task, find_task
@@ -53,6 +54,8 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
 
         out = Path("studies") / datetime.now().strftime("%Y%m%d-%H%M%S")
     config = make_config(_names(tasks_text, "--tasks"), _names(models_text, "--models"), runs, options)
+    for spec in config.models:  # a misspelt name fails now, not after the other models' episodes
+        check_name(spec)
     check_tool_calls(config)
     warn_weaker_sandbox()
     gpu_needs = {t: Task.load(find_task(config.task_dirs[t])).needs.gpus for t in config.tasks}

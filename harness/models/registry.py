@@ -365,5 +365,20 @@ def resolve(
         return build_openai(spec, config, sampling)
     if spec in config.aliases:
         return build_alias(config.aliases[spec], sampling=sampling, echo=echo)
+    raise _unknown(spec, config)
+
+
+def check_name(spec: str, config: ModelsConfig | None = None) -> None:
+    """Raise the same one line as :func:`resolve` for a name that can never resolve,
+    without contacting any server: a study checks all its models before it starts."""
+    spec = (spec or "").strip()
+    if spec in BUILTIN or spec.startswith(("replay:", "openai:")):
+        return
+    config = load_config() if config is None else config
+    if spec not in config.aliases:
+        raise _unknown(spec, config)
+
+
+def _unknown(spec: str, config: ModelsConfig) -> HarnessError:
     known = ", ".join([*BUILTIN, *sorted(config.aliases)])
-    raise HarnessError(f"unknown model {spec!r}; known: {known} (add aliases in {user_file()})")
+    return HarnessError(f"unknown model {spec!r}; known: {known} (add aliases in {user_file()})")
