@@ -94,10 +94,10 @@ def probes() -> Iterator[Probe]:
         try:
             sandbox = Sandbox(workspace)
         except HarnessError as err:
-            os.environ.pop(_CANARY, None)
             yield Probe("user namespaces", False, problem or str(err))
             return
-        os.environ.pop(_CANARY, None)
+        finally:
+            os.environ.pop(_CANARY, None)
         yield Probe("user namespaces", True, "bwrap can create user, pid, net and mount namespaces")
         with sandbox:
             checks = [

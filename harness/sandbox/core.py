@@ -101,16 +101,8 @@ class Sandbox:
         self.bwrap, self.bwrap_origin = find_bwrap()
         protected = [self.workspace / p for p in readonly]
         self.files = WorkspaceFiles(self.workspace, readonly=protected)
-        self._launch = Launch(
-            self.bwrap,
-            self.workspace,
-            network=network,
-            binds=binds,
-            readonly=[p for p in protected if p.exists()],
-            env=sandbox_env(env, self.gpus, limits.cpu_threads),
-            gpus=self.gpus,
-            nesting=nesting,
-        )
+        self._launch = sandbox_launch(self.bwrap, self.workspace, protected, network=network, binds=binds,
+                                      env=env, limits=limits, gpus=self.gpus, nesting=nesting)
         self._proc: subprocess.Popen[bytes] | None = None
         self._cgroup: CgroupLimiter | None = None
         self._shell_pid: int | None = None
@@ -226,7 +218,7 @@ class Sandbox:
         except OSError:
             if _starting:
                 return Result(self._startup_error(), None)
-            return self._restart_result(collector, started, "the shell had exited")
+            return self._restart_result(collector, started, "the shell had exited", exited=True)
         self._disk.begin()
         read = self._read_until(collector, started + timeout, watch=not _starting)
         if _starting:
@@ -240,7 +232,7 @@ class Sandbox:
         if read.kind is Read.TIMEOUT:
             return self._timed_out(collector, started, timeout)
         # DISK, LOST, EOF: the shell goes (the rest of a loop would go on writing).
-        result = self._restart_result(collector, started, read.note)
+        result = self._restart_result(collector, started, read.note, exited=read.kind is Read.EOF)
         if read.kind is Read.DISK:
             self._disk.settle()
         return result
@@ -281,8 +273,7 @@ class Sandbox:
             self.run("wait 2>/dev/null", timeout=_KILL_GRACE_S)
             return Result(text + f"\n[command timed out after {timeout:g} s and was killed]", None,
                           timed_out=True, truncated=truncated, elapsed_s=time.perf_counter() - started)
-        result = self._restart_result(collector, started, f"the command timed out after {timeout:g} s",
-                                      wait=False)
+        result = self._restart_result(collector, started, f"the command timed out after {timeout:g} s")
         return Result(result.output, None, timed_out=True, truncated=result.truncated,
                       restarted=True, elapsed_s=result.elapsed_s)
 
@@ -360,14 +351,13 @@ class Sandbox:
         return len(fields) > 1 and fields[0] == _READ_SYSCALL and fields[1] == b"0x0" and pending[0] == 0
 
     def _restart_result(self, collector: OutputCollector, started: float, why: str,
-                        wait: bool | None = None) -> Result:
+                        exited: bool = False) -> Result:
+        """Replace the shell. Only one that ``exited`` by itself has an exit code worth
+        waiting for; one being stopped (disk, lost marker, timeout) dies at once,
+        before it writes more."""
         text, truncated = collector.text()
         exit_code = None
-        # Only a shell that exited by itself has an exit code worth waiting for; one
-        # being stopped (disk, lost marker, timeout) dies at once, before it writes more.
-        if wait is None:
-            wait = why in ("the shell exited", "the shell had exited")
-        if self._proc is not None and wait:
+        if self._proc is not None and exited:
             try:
                 exit_code = self._proc.wait(timeout=_KILL_GRACE_S)
             except subprocess.TimeoutExpired:
@@ -394,31 +384,37 @@ class Sandbox:
         hit, self._pids_refused = refused > self._pids_refused, refused
         return hit or self._cgroup.pids_current() >= 0.9 * self.limits.processes
 
+    def _members(self) -> list[psutil.Process]:
+        """Every process of the sandbox: bwrap's tree, and what the cgroup holds that the
+        tree walk missed (a process forked while it ran, one reparented away)."""
+        procs = self.processes()
+        if self._cgroup is not None and self._cgroup.dirs:
+            listed = {p.pid for p in procs}
+            procs += _processes([pid for pid in self._cgroup.pids() if pid not in listed])
+        return procs
+
     def _pause(self, stop: bool) -> None:
         """SIGSTOP (or SIGCONT) every process of the sandbox but bwrap; twice, for
         children forked while the first pass ran."""
         sig = signal.SIGSTOP if stop else signal.SIGCONT
         for _ in range(2 if stop else 1):
+            # The cgroup's list is one small read; the tree walk scans all of /proc,
+            # too slow while a flood goes on.
             pids = self._cgroup.pids() if self._cgroup is not None and self._cgroup.dirs else [
                 p.pid for p in self.processes()]
             for pid in pids:
-                if self._proc is not None and pid == self._proc.pid:
-                    continue
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+                if self._proc is None or pid != self._proc.pid:
+                    try:
+                        os.kill(pid, sig)
+                    except OSError:
+                        pass
 
     def _kill_commands(self) -> None:
         """SIGKILL every process but bwrap and the shell, until none is left."""
-        if self._shell_pid is None:
-            self._shell_pid, self._init_pid = self._find_shell()
+        self._shell()
         keep = {self._proc.pid, self._shell_pid, self._init_pid}
         for _ in range(20):
-            procs = [p for p in self.processes() if p.pid not in keep]
-            if self._cgroup is not None and self._cgroup.dirs:  # also those the tree walk missed
-                listed = {p.pid for p in procs} | keep
-                procs += _processes([pid for pid in self._cgroup.pids() if pid not in listed])
+            procs = [p for p in self._members() if p.pid not in keep]
             if not procs:
                 return
             # Stop them all first: a fork bomb's survivors would respawn while we kill.
@@ -441,9 +437,7 @@ class Sandbox:
                 proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 pass
-            victims = [p for p in self.processes() if _alive(p)]
-            if self._cgroup is not None:
-                victims += [p for p in _processes(self._cgroup.pids()) if _alive(p)]
+            victims = [p for p in self._members() if _alive(p)]
             if not victims:
                 break
             psutil.wait_procs(victims, timeout=0.2)
@@ -482,6 +476,16 @@ def _signal(proc: psutil.Process, sig: int) -> None:
         proc.send_signal(sig)
     except psutil.Error:
         pass
+
+
+def sandbox_launch(bwrap: str, workspace: Path, protected: Sequence[Path], *, network: bool,
+                   binds: Sequence[Bind], env: Mapping[str, str] | None, limits: Limits,
+                   gpus: Sequence[int], **launch_options) -> Launch:
+    """The bwrap start of a sandbox over ``workspace``: one place decides it for the
+    episode's shell and for ``harness shell``, so the two cannot drift apart."""
+    return Launch(bwrap, workspace, network=network, binds=binds,
+                  readonly=[p for p in protected if p.exists()],
+                  env=sandbox_env(env, gpus, limits.cpu_threads), gpus=gpus, **launch_options)
 
 
 def child_setup(limits: Limits, cgroup: CgroupLimiter, ids: HostIds | None,

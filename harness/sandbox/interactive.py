@@ -15,11 +15,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.sandbox.bwrap import SHELL, Bind, find_bwrap, sandbox_env
+from harness.sandbox.bwrap import SHELL, Bind, find_bwrap
 from harness.sandbox.cgroups import CgroupLimiter
-from harness.sandbox.core import child_setup
+from harness.sandbox.core import child_setup, sandbox_launch
 from harness.sandbox.diskguard import CHECK_S, DiskGuard
-from harness.sandbox.launch import Launch
 from harness.sandbox.limits import Limits
 
 
@@ -35,11 +34,11 @@ def run_interactive(
 ) -> int:
     """Run an interactive bash in the sandbox until it exits; its exit status."""
     workspace = workspace.resolve()
-    protected = [workspace / p for p in readonly if (workspace / p).exists()]
-    inside_env = sandbox_env({**(env or {}), "PS1": "agent@sandbox:\\w$ "}, gpus, limits.cpu_threads)
+    protected = [workspace / p for p in readonly]
     bwrap, _ = find_bwrap()
-    launch = Launch(bwrap, workspace, network=network, binds=binds, readonly=protected, env=inside_env,
-                    gpus=gpus, interactive=True, command=(SHELL, "--noprofile", "--norc", "-i"))
+    launch = sandbox_launch(bwrap, workspace, protected, network=network, binds=binds,
+                            env={**(env or {}), "PS1": "agent@sandbox:\\w$ "}, limits=limits, gpus=gpus,
+                            interactive=True, command=(SHELL, "--noprofile", "--norc", "-i"))
     cgroup = CgroupLimiter(limits.processes, limits.memory_mb << 20)
     in_child = child_setup(limits, cgroup, launch.ids, gpus)
     guard = DiskGuard(workspace, protected, limits)
