@@ -108,7 +108,11 @@ class DiskGuard:
         finally:
             self.pause(False)
         took = time.monotonic() - walk_started
-        self._next_walk = now + WALK_S
+        if grew or multiplied:
+            # statvfs said "over" and may go on saying so for other processes' files:
+            # don't walk at every check. A walk that was merely due must not hold back
+            # the next one statvfs asks for, or a fast writer gets WALK_S more.
+            self._next_walk = now + WALK_S
         # A big workspace is walked less often: the processes stand still meanwhile.
         self._next_sweep = now + max(SWEEP_S, 20 * took)
         last = self._last
