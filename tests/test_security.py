@@ -238,7 +238,8 @@ def test_an_unprivileged_harness_gets_the_same_sandbox():
               "    sb.run(':(){ :|:& };:', timeout=5)\n"
               "    sb.run('sleep 1', timeout=4)\n"
               "    print('peak', len(sb.processes()))\n"
-              "    sb.run('true', timeout=2)\n"
+              # a command that always times out, so every leftover of the bomb is killed
+              "    sb.run('sleep 30', timeout=2)\n"
               "    print(sb.run('echo survived', timeout=20).output)\n")
     # The distribution's interpreter with our packages: this venv's may live under /root.
     python = shutil.which("python3", path="/usr/bin:/bin")
