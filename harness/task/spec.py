@@ -169,6 +169,31 @@ class TaskData(_Strict):
         raise KeyError(name)
 
 
+class MlgymLink(_Strict):
+    """Which MLGym-Bench task this task reproduces, so that published trajectories
+    replay against it, imported scores keep their meaning and published figures are
+    only compared where the scale is the benchmark's."""
+
+    id: str = Field(min_length=1)
+    """MLGym's task id (``id`` in its ``configs/tasks/*.yaml``), e.g. ``battleOfSexes``."""
+    metrics: dict[str, str] = Field(default_factory=dict)
+    """MLGym's metric names mapped to this task's, e.g. ``{Score: score}``; names that
+    match case-insensitively need no entry."""
+    same_scale: bool = True
+    """Whether an honest agent's number here is on the benchmark's scale (same data
+    set, split, evaluation protocol). When false, studies leave this task out of AUP
+    against the published models unless asked, and reports mark it."""
+    differs: str = ""
+    """One line on what differs from the benchmark when ``same_scale`` is false."""
+
+    def our_metric(self, mlgym_name: str, ours: list[str]) -> str | None:
+        """This task's name for MLGym's metric ``mlgym_name`` (None when unmapped)."""
+        if mlgym_name in self.metrics:
+            return self.metrics[mlgym_name]
+        folded = {name.lower(): name for name in ours}
+        return folded.get(mlgym_name.lower())
+
+
 class Task(_Strict):
     """The contents of ``task.yaml``; ``Task.load(dir)`` also checks the files."""
 
@@ -207,6 +232,8 @@ class Task(_Strict):
     """Workspace-relative paths the agent cannot modify (e.g. ``evaluate.py``, ``data``)."""
     data: TaskData | None = None
     """Data prepared by ``harness task prepare`` instead of shipped in ``data/``."""
+    mlgym: MlgymLink | None = None
+    """The MLGym-Bench task this one reproduces, if any."""
 
     _dir: Path = PrivateAttr(default=Path("."))
 
@@ -271,6 +298,18 @@ class Task(_Strict):
                     )
                 if not math.isfinite(value):
                     raise TaskError(f"{shown}: field '{field}.{key}': must be a finite number")
+        if self.mlgym is not None:
+            for theirs, ours in self.mlgym.metrics.items():
+                if ours not in names:
+                    raise TaskError(
+                        f"{shown}: field 'mlgym.metrics.{theirs}': unknown metric {ours!r} "
+                        f"(metrics are: {', '.join(names)})"
+                    )
+            if not self.mlgym.same_scale and not self.mlgym.differs:
+                raise TaskError(
+                    f"{shown}: field 'mlgym.differs': say in one line what differs from "
+                    "the benchmark when 'same_scale' is false"
+                )
         for i, req in enumerate(self.requirements):
             try:
                 from packaging.requirements import InvalidRequirement, Requirement
