@@ -50,7 +50,8 @@ def _register() -> None:
     # Optional groups are registered when their modules exist.
     import importlib
 
-    for name in ("task_cmd", "solve_cmd", "memory_cmd", "bench_cmd", "profile_cmd", "report_cmd"):
+    for name in ("task_cmd", "solve_cmd", "memory_cmd", "bench_cmd", "profile_cmd", "report_cmd",
+                 "replay_cmd"):
         try:
             module = importlib.import_module(f"harness.cli.{name}")
         except ModuleNotFoundError as err:
