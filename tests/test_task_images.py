@@ -89,7 +89,7 @@ def test_without_data_the_tasks_say_how_to_prepare(tmp_path, monkeypatch):
     }
     assert rows["fashion_mnist"]["status"] == "needs prepare"
     assert rows["cifar10"]["status_notes"] == ["download 170.5 MB", "GPU recommended"]
-    assert rows["cifar10"]["baseline"] == 0.497 and rows["cifar10"]["baseline_source"] == "published"
+    assert rows["cifar10"]["baseline"] == 0.4971 and rows["cifar10"]["baseline_source"] == "published"
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -131,6 +131,7 @@ def test_check_reproduces_the_tiny_baseline(name, prepared):
     assert recorded == task.data.set_named("tiny").baseline and tolerance == 0.05
     report = check_task(task)
     assert report.ok, (report.mismatches, report.baseline_output[-500:])
+    assert "kept epoch" in report.baseline_output  # MLGym's best-epoch selection ran
 
 
 @pytest.mark.parametrize(
@@ -150,6 +151,22 @@ def test_scorer_rejects_a_malformed_submission(prepared, tmp_path, content, mess
         (tmp_path / "submission.csv").write_text(content)
     score = Scorer(task, TaskEnv.ensure(task)).score(tmp_path)
     assert not score.ok and message in score.error
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_scorer_takes_mlgyms_label_only_submission(name, prepared, tmp_path):
+    """MLGym's baseline writes one column `label`, a row per test image in order."""
+    task = prepared[name]
+    labels = np.load(find_prepared(task).path / "test_labels.npy")
+    wrong = (labels[:50] + 1) % 10  # the first 50 rows wrong: accuracy 150/200
+    rows = "".join(f"{label}\n" for label in np.concatenate([wrong, labels[50:]]))
+    (tmp_path / "submission.csv").write_text("label\n" + rows)
+    score = Scorer(task, TaskEnv.ensure(task)).score(tmp_path)
+    assert score.metrics == {"accuracy": 0.75}
+    (tmp_path / "submission.csv").write_text("label\n" + rows[: rows.rindex("\n", 0, -1) + 1])
+    score = Scorer(task, TaskEnv.ensure(task)).score(tmp_path)
+    assert not score.ok and "has 199 rows; expected 200" in score.error
+    assert task.mlgym.id.startswith("imageClassification") and task.mlgym.same_scale
 
 
 def test_scorer_reads_the_hidden_labels(prepared, tmp_path):

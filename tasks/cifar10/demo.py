@@ -122,7 +122,7 @@ def agent(task_dir):
     yield reply("Let me see the shapes of the arrays in the data files.", SHAPES)
     yield reply("Let me read the baseline to see its model and training loop.", "cat baseline.py")
     yield reply(
-        "The baseline is a small CNN trained for one epoch with SGD and no augmentation. "
+        "The baseline is a small CNN trained with AdamW at a tiny learning rate and no augmentation. "
         "I will add batch normalisation, train longer with AdamW and a one-cycle "
         "learning-rate schedule, and augment the images with random shifts and mirror "
         "images, which do not change the class; at test time I average the predictions "

@@ -110,7 +110,7 @@ def agent(task_dir):
     yield reply("Let me see the shapes of the arrays in the data files.", SHAPES)
     yield reply("Let me read the baseline to see its model and training loop.", "cat baseline.py")
     yield reply(
-        "The baseline is a small CNN trained briefly with plain SGD and no augmentation. "
+        "The baseline is a small CNN trained with AdamW at a tiny learning rate and no augmentation. "
         "I will use batch normalisation, AdamW with a one-cycle learning-rate schedule, "
         "label smoothing, dropout and random shifts of the images, which the classes "
         "should not depend on. First I create train.py.",
