@@ -175,3 +175,48 @@ class InvalidExit(HarnessError):
 
 
 COMMANDS = [tasks_command, task_group, score_command]
+
+
+@task_group.command("import-mlgym")
+@click.argument("checkout", metavar="PATH", type=click.Path(file_okay=False, path_type=str))
+@click.option("--out", default="tasks", show_default=True, type=click.Path(file_okay=False, path_type=str),
+              help="Directory to write the task directories into.")
+@click.option("--task", "only", multiple=True, metavar="ID",
+              help="Import only this MLGym task (its id or config name; repeat for several).")
+@click.option("--direction", "directions", multiple=True, metavar="METRIC=DIR",
+              help="Set a metric's direction (maximize or minimize), e.g. --direction Time=minimize.")
+@click.option("--hide", multiple=True, metavar="NAME",
+              help="Also keep files of this name (or glob) out of the agent's workspace.")
+@click.option("--force", is_flag=True, help="Replace task directories that exist.")
+def import_mlgym_command(checkout: str, out: str, only: tuple[str, ...], directions: tuple[str, ...],
+                         hide: tuple[str, ...], force: bool) -> None:
+    """Build harness tasks from an MLGym checkout's configs/tasks/*.yaml.
+
+    Each task gets MLGym's starter code in workspace/, its evaluation script and
+    answers in scoring/ (out of the agent's reach) with a scorer that runs the
+    evaluation script unchanged, and an 'mlgym:' block. Tasks that cannot be
+    imported here (Hub datasets, torchrun) get a one-line note.
+    """
+    from harness.task.mlgym_import import import_mlgym
+
+    given = {}
+    for item in directions:
+        metric, _, direction = item.partition("=")
+        if not metric or direction not in ("maximize", "minimize"):
+            raise TaskError(f"--direction {item!r}: give METRIC=maximize or METRIC=minimize")
+        given[metric] = direction
+    results = import_mlgym(checkout, out, only=only, directions=given, hide=hide, force=force)
+    failed = 0
+    for item in results:
+        label = item.mlgym_id or item.config
+        if item.error:
+            failed += 1
+            click.echo(f"{label}: error: {visible(item.error)}")
+            continue
+        click.echo(f"{label}: " + (f"-> {item.task_dir}" if item.task_dir else "not imported"))
+        for note in item.notes:
+            click.echo(f"  {visible(note)}")
+    written = sum(1 for item in results if item.task_dir)
+    click.echo(f"{written} of {len(results)} task configs imported into {out}", err=True)
+    if written == 0 or (only and failed):
+        sys.exit(1)
