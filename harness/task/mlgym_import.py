@@ -122,7 +122,13 @@ def import_mlgym(root: str | Path, out: str | Path, *, only: Sequence[str] = (),
         shown = path.relative_to(root).as_posix()
         result = Imported(shown)
         try:
-            raw = _load_yaml(path, shown)
+            try:
+                raw = _load_yaml(path, shown)
+            except TaskError:
+                if wanted and path.stem not in wanted:
+                    continue  # a broken config the user did not ask for
+                matched.add(path.stem)
+                raise
             result.mlgym_id = str(raw.get("id") or "")
             if wanted:
                 hit = wanted & {path.stem, result.mlgym_id}
