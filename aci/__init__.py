@@ -34,15 +34,19 @@ from aci.limits import (
     INTERRUPTED,
     SUBMITTED,
     Budget,
+    ended_by_agent,
     is_autosubmission,
+    mlgym_status,
 )
 from aci.parsing import Action, FormatError, parse_reply
-from aci.prompts import format_error_message, next_step, system_prompt, task_prompt
+from aci.profiles import PROFILES, AciProfile, get_profile
+from aci.prompts import Prompts, format_error_message, next_step, system_prompt, task_prompt
 from aci.registry import Tool, ToolRegistry, tool
 
 __all__ = [
     "AUTOSUBMIT_COST",
     "AciError",
+    "AciProfile",
     "AUTOSUBMIT_STEPS",
     "Action",
     "Budget",
@@ -55,6 +59,8 @@ __all__ = [
     "History",
     "INTERRUPTED",
     "Outcome",
+    "PROFILES",
+    "Prompts",
     "SUBMITTED",
     "ScoreFailure",
     "ScoreRecord",
@@ -65,9 +71,12 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "ToolUsageError",
+    "ended_by_agent",
     "execute",
     "format_error_message",
+    "get_profile",
     "is_autosubmission",
+    "mlgym_status",
     "next_step",
     "parse_reply",
     "system_prompt",

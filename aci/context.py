@@ -59,6 +59,11 @@ class ToolContext:
     """Called for every validate/submit/autosubmit score, e.g. to write the trajectory."""
     step: int = 0
     """The current step; the episode updates it."""
+    submission: tuple[str, ...] = ()
+    """The submission's workspace-relative paths (to tell a missing one from a bad one)."""
+    mlgym_exits: bool = False
+    """MLGym's exit statuses; a submit that cannot be scored ends the episode (the
+    ``mlgym`` profile)."""
     state: dict[str, Any] = field(default_factory=dict)
     """Per-episode tool state (the viewer's open file and line live here)."""
     scores: list[ScoreRecord] = field(default_factory=list)
@@ -97,7 +102,9 @@ class ToolContext:
         """Score the workspace's current submission and end with ``status``.
 
         For the step and cost limits: ``autosubmission (max_steps)`` and
-        ``autosubmission (exit_cost)``. Returns the record (None without a scorer).
+        ``autosubmission (exit_cost)``. With :attr:`mlgym_exits` the status becomes
+        MLGym's for the outcome (``submission_not_found (exit_format)`` …). Returns the
+        record (None without a scorer).
         """
         record = None
         if self.score is not None:
@@ -108,8 +115,17 @@ class ToolContext:
                 record = self.record_score(status, failure)
             else:
                 record = self.record_score(status, result)
+        if record is not None and self.mlgym_exits:
+            status = self.mlgym_status(status, record)
         self.finish(status, record.metrics if record else None)
         return record
+
+    def mlgym_status(self, reason: str, record: ScoreRecord) -> str:
+        """MLGym's name for ending by ``reason`` (``submit`` or a limit) with ``record``."""
+        from aci.limits import mlgym_status
+
+        found = all(self.files.exists(path) for path in self.submission)
+        return mlgym_status(reason, scored=record.metrics is not None and not record.error, found=found)
 
     # -- paths ---------------------------------------------------------------------
 

@@ -25,9 +25,36 @@ EXIT_STATUSES = (SUBMITTED, AUTOSUBMIT_STEPS, AUTOSUBMIT_COST, EXIT_CONTEXT, EXI
 AUTOSUBMIT_STATUSES = frozenset({AUTOSUBMIT_STEPS, AUTOSUBMIT_COST})
 
 
+MLGYM_REASONS = {AUTOSUBMIT_STEPS: "max_steps", AUTOSUBMIT_COST: "exit_cost", EXIT_CONTEXT: "exit_context",
+                 EXIT_FORMAT: "exit_format", EXIT_WALL_TIME: "exit_wall_time"}
+"""The word MLGym puts in brackets for each limit (``autosubmission (max_steps)``); the
+wall time is ours (MLGym has none), named the same way."""
+
+
+def mlgym_status(reason: str, *, scored: bool, found: bool) -> str:
+    """MLGym's exit status for an episode that ``reason`` ended (``submit`` or a limit).
+
+    ``scored``: the submission was scored; else ``found`` says whether its files were
+    there at all. A scored submit is ``submitted``; a scored limit
+    ``autosubmission (max_steps)``; a missing submission ``submission_not_found (submit)``;
+    one the scorer refused ``evaluation_format_error (exit_context)``, and so on.
+    """
+    word = MLGYM_REASONS.get(reason, reason)
+    if scored:
+        return SUBMITTED if word == "submit" else f"autosubmission ({word})"
+    return f"{'evaluation_format_error' if found else 'submission_not_found'} ({word})"
+
+
 def is_autosubmission(status: str | None) -> bool:
-    """True for the statuses whose episode ends by scoring the current submission."""
-    return status in AUTOSUBMIT_STATUSES
+    """True for the statuses whose episode ended by scoring the current submission."""
+    return status in AUTOSUBMIT_STATUSES or bool(status and status.startswith("autosubmission ("))
+
+
+def ended_by_agent(status: str | None) -> bool:
+    """True when the agent's own replies ended the episode (a submit, malformed replies,
+    a failed submit under MLGym's names), not a limit or the harness."""
+    return status in (SUBMITTED, EXIT_FORMAT, EXIT_ERROR) or bool(
+        status and status.endswith(("(submit)", "(exit_format)")))
 
 
 @dataclass
@@ -63,6 +90,10 @@ class Budget:
     def add_step(self, cost: float = 0.0) -> None:
         """Count one model reply and its cost."""
         self.steps += 1
+        self.cost += cost
+
+    def add_cost(self, cost: float) -> None:
+        """Count a reply's cost without a step (a malformed reply asked again)."""
         self.cost += cost
 
     def format_error(self) -> str | None:

@@ -7,11 +7,15 @@ episode (limits). The task description goes in the first user message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aci.agent_config import AgentTemplates
     from aci.limits import Budget
     from aci.registry import ToolRegistry
+
+WORKSPACE = "/home/agent/workspace"
 
 REPLY_EXAMPLE = """DISCUSSION
 First I'll list the files in the workspace to see what the baseline looks like.
@@ -33,11 +37,19 @@ def format_error_message(reason: str) -> str:
             f"{FORMAT_RULES}")
 
 
-def _limits_text(budget: Budget | None, command_timeout: float | None) -> str:
+def step_line(step: int, max_steps: int) -> str:
+    """MLGym's step counter, shown after each observation by the ``mlgym`` profile."""
+    return f"(Current Step: {step}, Remaining Steps: {max(0, max_steps - step)})"
+
+
+def _limits_text(budget: Budget | None, command_timeout: float | None, step_counter: bool = False) -> str:
     rules = []
     if budget is not None:
         rules.append(f"- You have at most {budget.max_steps} steps (replies). When they run "
                      "out, your current submission is scored automatically.")
+        if step_counter:
+            rules.append("- Every observation ends with the current step and the steps remaining: "
+                         "when few remain, submit a working solution rather than keep trying.")
         if budget.max_cost:
             rules.append(f"- The episode's model cost is capped at ${budget.max_cost:.2f}.")
         if budget.max_wall_time_s:
@@ -54,6 +66,8 @@ def system_prompt(
     budget: Budget | None = None,
     command_timeout: float | None = None,
     tool_calls: bool = False,
+    step_counter: bool = False,
+    submit_ends: bool = False,
 ) -> str:
     """The system prompt: setting, commands from the registry, reply format, limits."""
     if tool_calls:
@@ -61,7 +75,9 @@ def system_prompt(
                  "explain your reasoning briefly in the message text before the call.")
     else:
         reply = FORMAT_RULES
-    limits = _limits_text(budget, command_timeout)
+    limits = _limits_text(budget, command_timeout, step_counter)
+    ending = ("submit when you are done: submit ends the episode, even when the submission "
+              "cannot be scored." if submit_ends else "submit when you are done.")
     return f"""SETTING: You are an autonomous machine learning researcher working directly in \
 the command line of a Linux machine with a special interface. Your workspace is \
 /home/agent/workspace.
@@ -85,20 +101,89 @@ exported variables carry over between steps.
 {limits}
 
 Your goal is the best possible score on the task, not just a first working submission: \
-validate to see your score, improve, and submit when you are done.""".rstrip()
+validate to see your score, improve, and {ending}""".rstrip()
 
 
-def task_prompt(description: str, *, baseline: dict[str, float] | None = None) -> str:
-    """The first user message: the task description (and the baseline to beat)."""
+def task_prompt(description: str, *, baseline: dict[str, float] | None = None,
+                step: tuple[int, int] | None = None) -> str:
+    """The first user message: the task description (and the baseline to beat).
+
+    ``step``: (current step, max steps) to show the step counter (the mlgym profile).
+    """
     text = f"We're currently solving the following task. Here's the task description:\n\n" \
            f"TASK DESCRIPTION:\n{description.strip()}"
     if baseline:
         shown = ", ".join(f"{k}: {v}" for k, v in baseline.items())
         text += f"\n\nBASELINE PERFORMANCE:\n{shown}\nYour goal is to beat this baseline."
-    return text + "\n\n(Open file: n/a)\n(Current directory: /home/agent/workspace)\nbash-$"
+    return text + "\n\n" + _state(None, None, step)
 
 
-def next_step(observation: str, open_file: str | None, cwd: str | None = None) -> str:
-    """An observation followed by the shell state, as MLGym's next-step template shows it."""
-    return (f"{observation}\n(Open file: {open_file or 'n/a'})\n"
-            f"(Current directory: {cwd or '/home/agent/workspace'})\nbash-$")
+def next_step(observation: str, open_file: str | None, cwd: str | None = None,
+              step: tuple[int, int] | None = None) -> str:
+    """An observation followed by the shell state, as MLGym's next-step template shows it
+    (with ``step``, (current step, max steps), its step counter first)."""
+    return f"{observation}\n{_state(open_file, cwd, step)}"
+
+
+def _state(open_file: str | None, cwd: str | None, step: tuple[int, int] | None) -> str:
+    counter = f"{step_line(*step)}\n" if step is not None else ""
+    return f"{counter}(Open file: {open_file or 'n/a'})\n(Current directory: {cwd or WORKSPACE})\nbash-$"
+
+
+@dataclass
+class Prompts:
+    """The texts of one episode: ours, or an MLGym agent config's templates filled in.
+
+    ``task_values`` fill a template's task placeholders (``id``, ``name``,
+    ``description``, ``training_timeout``, ``baseline_scores``).
+    """
+
+    registry: ToolRegistry
+    window: int
+    budget: Budget
+    command_timeout: float | None = None
+    tool_calls: bool = False
+    step_counter: bool = False
+    submit_ends: bool = False
+    templates: AgentTemplates | None = None
+    task_values: dict | None = None
+
+    def _values(self, **state: object) -> dict:
+        from aci.agent_config import TOOL_VARIABLES
+
+        tools = dict.fromkeys(TOOL_VARIABLES, "")
+        tools.update(WINDOW=self.window, OVERLAP=2, CURRENT_LINE=0, SEARCH_INDEX=0)
+        values = {**tools, **(self.task_values or {}), "command_docs": self.registry.docs(),
+                  "open_file": "n/a", "working_dir": WORKSPACE, "observation": ""}
+        values.update({k: v for k, v in state.items() if v is not None})
+        return values
+
+    def system(self) -> str:
+        if self.templates is not None:
+            return self.templates.fill(self.templates.system, self._values())
+        return system_prompt(self.registry, window=self.window, budget=self.budget,
+                             command_timeout=self.command_timeout, tool_calls=self.tool_calls,
+                             step_counter=self.step_counter, submit_ends=self.submit_ends)
+
+    def task(self, description: str, baseline: dict[str, float] | None) -> str:
+        if self.templates is not None:
+            return self.templates.fill(self.templates.task, self._values(
+                current_step=0, remaining_steps=self.budget.max_steps))
+        step = (0, self.budget.max_steps) if self.step_counter else None
+        return task_prompt(description, baseline=baseline, step=step)
+
+    def observation(self, text: str, open_file: str | None, cwd: str | None, step: int) -> str:
+        """What the agent reads after a command (``step``: the steps taken so far)."""
+        if self.templates is not None:
+            template = self.templates.next_step if text.strip() else self.templates.next_step_no_output
+            return self.templates.fill(template, self._values(
+                observation=text, open_file=open_file, working_dir=cwd, current_step=step,
+                remaining_steps=max(0, self.budget.max_steps - step)))
+        counter = (step, self.budget.max_steps) if self.step_counter else None
+        return next_step(text, open_file, cwd, counter)
+
+    def format_error(self, default: str) -> str:
+        """The answer to a malformed reply (``default``: ours, naming what was wrong)."""
+        if self.templates is not None and self.templates.format_error is not None:
+            return self.templates.fill(self.templates.format_error, self._values())
+        return default

@@ -4,6 +4,10 @@ An edit of a Python file that introduces a syntax error (or, with a linter, a ne
 lint error) is refused: the file stays unchanged and the agent sees the error, the
 proposed snippet and the original one. Line endings (LF or CRLF) and a missing
 final newline are preserved.
+
+A linter that ``checks_syntax`` (the MLGym profile's flake8, :mod:`aci.lint`) decides
+alone, and an error from before the edit is forgiven by its position, as MLGym does;
+otherwise ``compile()`` checks the syntax and a linter's errors are compared by text.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from aci import viewer
 from aci.context import ToolContext
 from aci.errors import NotRegularFileError, ToolUsageError
+from aci.lint import introduced
 from aci.registry import tool
 from aci.tools.viewing import NO_FILE, open_path, show
 
@@ -120,7 +125,7 @@ def change(ctx: ToolContext, start: int, end: int, body: str, verb: str) -> str:
     updated_lines = raw[: start - 1] + new + raw[end:]
     updated = "".join(updated_lines)
 
-    problems = _problems(ctx, relative, original, updated)
+    problems = _problems(ctx, relative, original, updated, (start, end, len(new)))
     if problems:
         return _refusal(problems, display, raw, updated_lines, start, end, len(new))
     ctx.files.write_text(relative, updated)
@@ -130,23 +135,27 @@ def change(ctx: ToolContext, start: int, end: int, body: str, verb: str) -> str:
     )
 
 
-def _problems(ctx: ToolContext, relative: str, original: str, updated: str) -> list[str]:
+def _problems(ctx: ToolContext, relative: str, original: str, updated: str,
+              span: tuple[int, int, int]) -> list[str]:
+    """What the change introduced; ``span`` is (first replaced line, last, lines added)."""
     if not relative.endswith((".py", ".pyi")):
         return []
+    if ctx.lint is not None and getattr(ctx.lint, "checks_syntax", False):
+        return introduced(ctx.lint(relative, original), ctx.lint(relative, updated), *span)
     new_error = syntax_error(updated, relative)
     if new_error and not syntax_error(original, relative):
         return [new_error]
     if ctx.lint is None or new_error:
         return []
     before = Counter(_strip_location(e) for e in ctx.lint(relative, original))
-    introduced = []
+    new_errors = []
     for error in ctx.lint(relative, updated):
         key = _strip_location(error)
         if before[key] > 0:
             before[key] -= 1
         else:
-            introduced.append(error)
-    return introduced
+            new_errors.append(error)
+    return new_errors
 
 
 def syntax_error(text: str, filename: str) -> str | None:

@@ -24,7 +24,7 @@ def _score(ctx: ToolContext, kind: str):
 
 @tool
 def validate(ctx: ToolContext) -> str:
-    """Score your current submission on the validation data and show the metrics. Use it to check your progress before you submit; every validate counts as an attempt."""
+    """Score your current submission on the test set and show the metrics (the same scoring as submit, without ending the episode). Use it to check your progress; every validate counts as an attempt."""
     if ctx.score is None:
         return "This task has no scorer, so validate is not available."
     _result, record = _score(ctx, "validate")
@@ -44,6 +44,10 @@ def submit(ctx: ToolContext) -> str:
         ctx.finish(SUBMITTED, None)
         return "Submitted. The episode is over."
     _result, record = _score(ctx, "submit")
+    if record.error and ctx.mlgym_exits:  # MLGym ends the episode on every submit
+        status = ctx.mlgym_status("submit", record)
+        ctx.finish(status, None)
+        return f"The submission could not be scored: {record.error}\nThe episode is over ({status})."
     if record.error:
         return (f"The submission could not be scored: {record.error}\n"
                 "The episode continues: fix the submission (validate checks it) and submit again.")

@@ -29,11 +29,13 @@ def _names(text: str, option: str) -> list[str]:
 @click.option("--resume", is_flag=True, help="Continue the study in --out: keep finished episodes, rerun the rest.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of run 1 (run i gets seed+i-1).")
 @episode_flags
+@click.option("--memory", is_flag=True,
+              help="Turn the memory tools on (off in studies: episodes would read each other's notes).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where episodes run: worker processes here, or a Ray cluster (pip install 'harness[ray]').")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str, out: Path | None, resume: bool,
-          seed: int, executor: str, ray_address: str | None, **flags: Any) -> None:
+          seed: int, memory: bool, executor: str, ray_address: str | None, **flags: Any) -> None:
     """Run every task with every model RUNS times and tabulate the results.
 
     The study directory records its configuration and every episode; a study killed
@@ -46,7 +48,7 @@ def bench(tasks_text: str, models_text: str, runs: int, parallel: int, gpus: str
     from harness.study.scheduler import LocalExecutor, RayExecutor
     from harness.task.spec import Task, find_task
 
-    options = episode_options(flags, seed=seed)
+    options = episode_options(flags, seed=seed, memory=memory)
     if out is None:
         if resume:
             raise HarnessError("--resume needs --out: the study directory to continue")

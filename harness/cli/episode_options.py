@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aci.profiles import PROFILES
+
 if TYPE_CHECKING:
     from harness.run.options import EpisodeOptions
 
 EPISODE_FLAGS = ("max_steps", "cost_limit", "wall_time", "command_timeout", "context_tokens",
-                 "temperature", "tool_files", "tool_calls")
+                 "temperature", "tool_files", "tool_calls", "aci_profile", "agent_config")
 """The click parameter names the decorator adds (each an EpisodeOptions field)."""
 
 
@@ -40,6 +42,12 @@ def episode_flags(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tool-calls", is_flag=True,
                      help="Native function calling: tools go as schemas, actions come back as tool calls "
                           "(models served over the OpenAI API)."),
+        click.option("--aci-profile", type=click.Choice(sorted(PROFILES)),
+                     help="The interface: mlgym (MLGym-Bench's: 1000-line viewer, step counter, flake8 edit "
+                          "check, malformed replies re-asked, every submit ends) or harness (ours). Default: "
+                          "mlgym for a task with an mlgym: block in task.yaml, else harness."),
+        click.option("--agent-config", type=click.Path(dir_okay=False, path_type=Path),
+                     help="An MLGym agent config YAML (configs/agents/*.yaml) whose prompt templates to use."),
     ]
     for flag in reversed(flags):
         command = flag(command)
@@ -53,4 +61,10 @@ def episode_options(flags: dict[str, Any], **more: Any) -> EpisodeOptions:
     unknown = set(flags) - set(EPISODE_FLAGS)
     if unknown:  # a programming error: a command passed its own parameter as a flag
         raise TypeError(f"not shared episode flags: {', '.join(sorted(unknown))}")
+    config = flags.get("agent_config")
+    if config is not None:  # a missing or malformed file is one line now, not in an episode
+        from aci.agent_config import load_agent_config
+
+        load_agent_config(config)
+        flags = {**flags, "agent_config": Path(config).resolve()}
     return EpisodeOptions(**{**flags, "tool_files": tuple(flags.get("tool_files") or ())}, **more)

@@ -27,11 +27,13 @@ def _default_out(task_id: str, model: str) -> Path:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default runs/TASK-MODEL-TIME).")
 @click.option("--seed", type=int, help="Seed passed to the model's sampler.")
 @episode_flags
-@click.option("--memory", "memory_path", type=click.Path(dir_okay=False, path_type=Path), help="Memory database file.")
+@click.option("--memory", "memory_path", is_flag=False, flag_value="", default=None, metavar="[PATH]",
+              help="Turn the memory tools on (the mlgym profile has them off), optionally with "
+                   "this database file.")
 @click.option("--no-memory", is_flag=True, help="Turn the memory tools off.")
 @click.option("--gpus", default="", help="Comma-separated GPU indices to give the sandbox.")
 @click.option("--quiet", "-q", is_flag=True, help="Only print the summary.")
-def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_path: Path | None,
+def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_path: str | None,
           no_memory: bool, gpus: str, quiet: bool, **flags: Any) -> None:
     """Let a model work TASK (a task directory or name) in a fresh sandbox."""
     from harness.cli.progress import EpisodeDisplay
@@ -41,8 +43,11 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
     from harness.task.spec import Task, find_task
     from harness.task.status import run_notes
 
-    options = episode_options(flags, seed=seed, memory=not no_memory, memory_path=memory_path,
-                              gpus=_gpus(gpus))
+    if no_memory and memory_path is not None:
+        raise HarnessError("--memory and --no-memory contradict each other: give one")
+    memory = False if no_memory else (True if memory_path is not None else None)  # None: the profile's
+    options = episode_options(flags, seed=seed, memory=memory,
+                              memory_path=Path(memory_path) if memory_path else None, gpus=_gpus(gpus))
     task = Task.load(find_task(task_ref))
     echo = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
     for note in run_notes(task):  # a GPU the task recommends, a stand-in data set

@@ -107,7 +107,7 @@ def baseline_agent(task_dir: Path) -> Generator[str, str, None]:
     command = Task.load(task_dir).baseline_command or "python baseline.py"
     yield reply("First I look at the files in the workspace.", "ls")
     yield reply("I run the baseline as it is, to have a valid submission.", command)
-    yield reply("Let me check the baseline's score on the validation data.", "validate")
+    yield reply("Let me check the baseline's score with validate (it scores the test set).", "validate")
     yield reply("I submit the baseline's predictions.", "submit")
 
 

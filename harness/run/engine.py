@@ -22,6 +22,13 @@ left (an autosubmission under that status); ``submitted`` ends it by the agent's
 own submit; ``interrupted`` and ``exit_error`` end it without a score. What breaks in
 from outside a step (Ctrl-C, a model failure) goes through :meth:`Engine.stop`.
 
+The ACI profile (:mod:`aci.profiles`, chosen by :func:`harness.run.options.aci_profile`)
+sets the viewer's window, the step counter, the edit check, MLGym's exit statuses and
+what a malformed reply costs: under ``mlgym`` it is asked again within the step (the
+next request carries the bad reply and the format error, neither kept in the
+history, as MLGym's agent does) and the third malformed reply of a step ends the
+episode. ``--agent-config`` swaps our prompts for an MLGym agent config's templates.
+
 Wall time bounds everything the agent starts: a command, a ``validate`` or a
 ``submit`` gets at most the time left, and is stopped (and told so) when it runs
 out. The autosubmission that closes an episode is the harness's own scoring and
@@ -45,10 +52,13 @@ from aci import (
     execute,
     parse_reply,
 )
+from aci.agent_config import load_agent_config
+from aci.lint import Flake8
 from aci.protocols import Files, Memory, RunResult, ScoreLike
+from aci.tokens import MESSAGE_OVERHEAD
 from harness.errors import HarnessError, ModelError
 from harness.models import ContextLengthExceeded, Reply, Usage
-from harness.run.options import EpisodeOptions
+from harness.run.options import EpisodeOptions, aci_profile
 from harness.scoring.scorer import working_baseline
 from harness.task.spec import Task
 from harness.tokens import estimate_tokens
@@ -115,6 +125,9 @@ class Step:
     """Scorings made during this step (validate, submit, an autosubmission)."""
     exit_status: str | None = None
     """Set when the episode ended with this step."""
+    retry: int = 0
+    """N > 0: the reply was malformed and is asked again within the same step (the
+    N-th time); no step was spent and nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,9 @@ class Engine:
     ) -> None:
         self.task = task
         self.options = options or EpisodeOptions()
+        self.profile = aci_profile(task, self.options)
+        templates = load_agent_config(self.options.agent_config) if self.options.agent_config else None
+        self.window = self.options.window or (templates.window if templates else None) or self.profile.window
         self.registry = registry or load_registry(self.options, memory is not None)
         self.budget = episode_budget(task, self.options)
         self.command_timeout = self.options.command_timeout or task.limits.command_timeout
@@ -219,6 +235,8 @@ class Engine:
         self._shell, self._scoring = shell, score
         self._ending = False  # the closing autosubmission is not bound by the wall time
         self._ended = False
+        self._retry: list[dict] = []  # a malformed reply and its answer, sent once more
+        self._retries = 0  # malformed replies in the current step (mlgym profile)
         self.error: str | None = None
         self.tokens_in = self.tokens_out = 0
         if memory is not None and hasattr(memory, "for_episode"):
@@ -227,19 +245,24 @@ class Engine:
         self.ctx = ToolContext(
             files=files, run=self._run if shell is not None else None,
             command_timeout=self.command_timeout, score=self._score if score is not None else None,
-            baseline=working_baseline(task), memory=memory, window=self.options.window,
+            baseline=working_baseline(task), memory=memory, window=self.window,
             on_score=self._on_score, cwd=(lambda: shell.cwd) if shell is not None else None,
+            lint=Flake8() if self.profile.lint == "flake8" else None,
+            submission=tuple(task.submission), mlgym_exits=self.profile.mlgym_exits,
         )
         # Without a context window the history is measured with a cheap estimate; with
         # one, exactly, but only once a free upper bound comes near the window.
         window = self.options.context_tokens
         self.history = History(keep_last=self.options.keep_last, model=model_name,
                                count=None if window else estimate_tokens, window=window)
+        self.prompts = aci.Prompts(
+            self.registry, self.window, self.budget, command_timeout=self.command_timeout,
+            tool_calls=tool_calls, step_counter=self.profile.step_counter,
+            submit_ends=self.profile.mlgym_exits, templates=templates, task_values=_task_values(task, self),
+        )
         self.messages: list[dict] = [
-            {"role": "system", "content": aci.system_prompt(
-                self.registry, window=self.options.window, budget=self.budget,
-                command_timeout=self.command_timeout, tool_calls=tool_calls)},
-            {"role": "user", "content": aci.task_prompt(task.description, baseline=working_baseline(task))},
+            {"role": "system", "content": self.prompts.system()},
+            {"role": "user", "content": self.prompts.task(task.description, working_baseline(task))},
         ]
 
     # -- state ---------------------------------------------------------------------------
@@ -276,9 +299,10 @@ class Engine:
         return {
             "max_steps": self.budget.max_steps, "cost_limit": self.budget.max_cost,
             "wall_time": self.budget.max_wall_time_s, "command_timeout": self.command_timeout,
-            "context_tokens": o.context_tokens, "window": o.window, "keep_last": o.keep_last,
+            "context_tokens": o.context_tokens, "window": self.window, "keep_last": o.keep_last,
             "tools": self.registry.names(), "memory": self.ctx.memory is not None,
-            "gpus": list(o.gpus), "tool_calls": self.tool_calls,
+            "gpus": list(o.gpus), "tool_calls": self.tool_calls, "aci_profile": self.profile.name,
+            "agent_config": str(o.agent_config) if o.agent_config else None,
         }
 
     # -- the episode ---------------------------------------------------------------------
@@ -292,8 +316,14 @@ class Engine:
         self.budget.start()
 
     def view(self) -> tuple[list[dict], int]:
-        """The messages the next model call would send (older outputs elided), and their tokens."""
-        return self.history.view(self.messages)
+        """The messages the next model call would send (older outputs elided), and their
+        tokens; after a malformed reply under the mlgym profile, that reply and the format
+        error close the list (sent once, never kept in the history)."""
+        messages, tokens = self.history.view(self.messages)
+        if not self._retry:
+            return messages, tokens
+        extra = sum(MESSAGE_OVERHEAD + self.history.count(m["content"] or "") for m in self._retry)
+        return messages + [dict(m) for m in self._retry], tokens + extra
 
     def request(self) -> Request | None:
         """The next model call, or None once the episode has ended.
@@ -321,20 +351,33 @@ class Engine:
         if self._ended:
             raise HarnessError(f"the episode has ended ({self.exit_status}): start a new one")
         reply = as_reply(reply)
-        self.budget.add_step(reply.cost)
         self.tokens_in += reply.usage.prompt_tokens
         self.tokens_out += reply.usage.completion_tokens
         ctx = self.ctx
-        ctx.step = self.budget.steps
         scored = len(ctx.scores)
         assistant: dict = {"role": "assistant", "content": reply.text}
         if reply.tool_calls:
             assistant["tool_calls"] = reply.tool_calls
-        self.messages.append(assistant)
+        action: aci.Action | None = None
+        observation = ""
         try:
             action = parse_reply(reply.text, reply.tool_calls or None, self.registry)
         except aci.FormatError as err:
-            observation = err.observation or aci.format_error_message(str(err))
+            observation = self.prompts.format_error(err.observation or aci.format_error_message(str(err)))
+            if self.profile.format_retries:
+                self._retries += 1
+                if self._retries < self.profile.format_retries:
+                    return self._ask_again(reply, assistant, observation)
+        self._retry, self._retries = [], 0
+        self.budget.add_step(reply.cost)
+        ctx.step = self.budget.steps
+        self.messages.append(assistant)
+        if self.profile.format_retries and action is None:  # the last malformed reply of a step
+            self._answer(observation, None)
+            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0)
+            self.finish(aci.EXIT_FORMAT)
+            return self._outcome("", "", observation, None, 0.0, scored)
+        if action is None:
             self._answer(observation, None)
             self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0)
             status = self.budget.format_error()
@@ -343,7 +386,8 @@ class Engine:
             return self._outcome("", "", observation, None, 0.0, scored)
         self.budget.format_ok()
         outcome = execute(self.registry, action, ctx)
-        observation = aci.next_step(outcome.observation, ctx.open_file, ctx.cwd() if ctx.cwd else None)
+        observation = self.prompts.observation(outcome.observation, ctx.open_file,
+                                               ctx.cwd() if ctx.cwd else None, self.budget.steps)
         self._answer(observation, action.tool_call_id)
         self._record(reply, action=action.command, thought=action.thought, observation=observation,
                      exit_code=outcome.exit_code, elapsed=outcome.elapsed_s,
@@ -391,6 +435,18 @@ class Engine:
         raise err
 
     # -- internals -----------------------------------------------------------------------
+
+    def _ask_again(self, reply: Reply, assistant: dict, observation: str) -> Step:
+        """A malformed reply under the mlgym profile: no step spent, nothing run; the next
+        request ends with this reply and the format error (then both are dropped)."""
+        self.budget.add_cost(reply.cost)
+        self._retry = [assistant, {"role": "user", "content": observation}]
+        if self.recorder is not None:
+            self.recorder.write("retry", n=self.budget.steps + 1, attempt=self._retries, reply=reply.text,
+                                tool_calls=reply.tool_calls, observation=observation,
+                                tokens_in=reply.usage.prompt_tokens, tokens_out=reply.usage.completion_tokens,
+                                cost=reply.cost, model_s=round(reply.elapsed_s, 4))
+        return Step(self.budget.steps, "", "", observation, None, 0.0, (), None, retry=self._retries)
 
     def _outcome(self, action: str, thought: str, observation: str, exit_code: int | None,
                  elapsed: float, scored: int) -> Step:
@@ -450,6 +506,14 @@ class Engine:
         if left is not None and left <= 0:
             return ScoreFailure("not scored: the episode's wall time has run out")
         return self._scoring(left)
+
+
+def _task_values(task: Task, engine: Engine) -> dict[str, Any]:
+    """What an MLGym agent config's task placeholders read, from our task."""
+    baseline = working_baseline(task)
+    return {"id": task.mlgym.id if task.mlgym is not None else task.id, "name": task.name,
+            "description": task.description.strip(), "training_timeout": int(engine.command_timeout),
+            "baseline_scores": [baseline] if baseline else []}
 
 
 __all__ = ["AUTOSUBMITTING", "Engine", "Request", "Step", "as_reply", "best_metrics",

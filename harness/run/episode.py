@@ -18,7 +18,7 @@ from aci import ToolRegistry
 from harness.errors import HarnessError, ModelError
 from harness.models import Model, model_info
 from harness.run.engine import Engine, Scoring, Step
-from harness.run.options import EpisodeOptions, tool_calls_mode
+from harness.run.options import EpisodeOptions, memory_on, tool_calls_mode
 from harness.run.trajectory import RESULTS, TRAJECTORY, Recorder, write_json_atomic
 from harness.sandbox import Sandbox
 from harness.scoring.scorer import Score, Scorer, data_set_in_use, working_baseline
@@ -87,8 +87,9 @@ def scoring(scorer: Scorer, workspace: Path) -> Scoring:
 
 
 def open_memory(task: Task, options: EpisodeOptions) -> Any:
-    """The task's memory store when the options turn memory on (None without SQLite FTS5)."""
-    if not options.memory:
+    """The task's memory store when the options (or the profile) turn memory on (None
+    without SQLite FTS5)."""
+    if not memory_on(task, options):
         return None
     try:
         from harness.run.memory import Memory

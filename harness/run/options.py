@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aci.profiles import PROFILES, AciProfile, get_profile
 from harness.errors import HarnessError
 from harness.sandbox import Limits
 
@@ -44,12 +45,19 @@ class EpisodeOptions(BaseModel):
     come back as tool calls. Refused for a model that writes its actions as text."""
     tool_files: tuple[Path, ...] = ()
     """Python files of extra ``@tool`` functions."""
-    memory: bool = False
-    """The memory tools (``memory_write``/``memory_read``) over the task's memory."""
+    aci_profile: str | None = None
+    """The interface's behaviour, ``harness`` or ``mlgym`` (:mod:`aci.profiles`); None:
+    ``mlgym`` for a task with an ``mlgym:`` block in task.yaml, else ``harness``."""
+    agent_config: Path | None = None
+    """An MLGym agent config YAML whose prompt templates the episode uses
+    (:mod:`aci.agent_config`)."""
+    memory: bool | None = None
+    """The memory tools (``memory_write``/``memory_read``) over the task's memory
+    (None: the profile's: on for ``harness``, off for ``mlgym``)."""
     memory_path: Path | None = None
     """The memory database (None: the task's default one)."""
-    window: int = Field(100, gt=0)
-    """Lines the file viewer shows."""
+    window: int | None = Field(None, gt=0)
+    """Lines the file viewer shows (None: the agent config's WINDOW, else the profile's)."""
     keep_last: int = Field(5, ge=0)
     """Observations kept in full; older ones are elided to one line."""
     gpus: tuple[int, ...] = ()
@@ -61,6 +69,13 @@ class EpisodeOptions(BaseModel):
     """Resource limits of the agent's sandbox."""
     labels: dict[str, Any] = Field(default_factory=dict)
     """Recorded as is in results.json (a study puts its name, the model alias and the run here)."""
+
+    @field_validator("aci_profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"unknown ACI profile; use one of {', '.join(PROFILES)}")
+        return value
 
     @classmethod
     def build(cls, source: str = "options", **values: Any) -> EpisodeOptions:
@@ -88,6 +103,21 @@ class EpisodeOptions(BaseModel):
         return type(self).build("options", **{**self.model_dump(), **changes})
 
 
+def aci_profile(task: Any, options: EpisodeOptions) -> AciProfile:
+    """The episode's profile: the one asked for, else ``mlgym`` for a task that
+    reproduces an MLGym-Bench task (an ``mlgym:`` block), else ``harness``."""
+    if options.aci_profile is not None:
+        return get_profile(options.aci_profile)
+    return get_profile("mlgym" if getattr(task, "mlgym", None) is not None else "harness")
+
+
+def memory_on(task: Any, options: EpisodeOptions) -> bool:
+    """Whether the episode has the memory tools: as asked, else as its profile says."""
+    if options.memory is not None:
+        return options.memory
+    return aci_profile(task, options).memory
+
+
 def tool_calls_mode(model: Any, options: EpisodeOptions) -> bool:
     """Whether the episode speaks native tool calls with ``model``.
 
@@ -104,4 +134,4 @@ def tool_calls_mode(model: Any, options: EpisodeOptions) -> bool:
     return bool(options.tool_calls or (supported and getattr(model, "tool_calls", False)))
 
 
-__all__ = ["EpisodeOptions", "tool_calls_mode"]
+__all__ = ["EpisodeOptions", "aci_profile", "memory_on", "tool_calls_mode"]

@@ -47,9 +47,12 @@ LEGACY_OPTIONS = {"max_steps": "max_steps", "cost_limit": "cost_limit",
                   "context_tokens": "context_tokens", "temperature": "temperature",
                   "tools": "tool_files", "tool_calls": "tool_calls"}
 """study.json keys of the options a study always records (its first format), by option."""
-STUDY_OPTIONS = ("wall_time", "command_timeout", "window", "keep_last", "memory")
+STUDY_OPTIONS = ("wall_time", "command_timeout", "window", "keep_last", "memory", "aci_profile", "agent_config")
 """Options recorded only when they differ from the default, so that a study made
 before they existed hashes the same when resumed with the same settings."""
+STUDY_DEFAULTS = {"memory": False}
+"""Defaults of a study where they differ from an episode's: memory is off in studies
+(``harness bench --memory`` turns it on), so False is not recorded."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class StudyConfig:
         data: dict[str, Any] = {"tasks": list(self.tasks), "models": list(self.models), "runs": self.runs,
                                 "seed": self.seed}
         data.update({key: options[name] for key, name in LEGACY_OPTIONS.items()})
-        defaults = EpisodeOptions().to_json()
+        defaults = {**EpisodeOptions().to_json(), **STUDY_DEFAULTS}
         data.update({name: options[name] for name in STUDY_OPTIONS if options[name] != defaults[name]})
         data.update(task_versions=dict(self.task_versions), task_dirs=dict(self.task_dirs),
                     tool_hashes=dict(self.tool_hashes))
