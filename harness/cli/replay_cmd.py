@@ -9,16 +9,23 @@ import click
 
 
 @click.command("replay")
-@click.argument("trajectory", type=click.Path(exists=True, path_type=Path))
-@click.option("--task", "task_ref", required=True, help="The task the trajectory was recorded on.")
+@click.argument("trajectory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--task", "task_ref",
+              help="The task to replay on (default: the one the trajectory names, or for an MLGym "
+                   ".traj the task whose 'mlgym:' block has its id).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory for the replay.")
-def replay(trajectory: Path, task_ref: str, out: Path | None) -> None:
-    """Re-execute a trajectory's actions and report where observations or scores differ."""
+def replay(trajectory: Path, task_ref: str | None, out: Path | None) -> None:
+    """Re-execute a trajectory's actions (.jsonl or MLGym .traj) and print recorded
+    against replayed scores for every validate and submit.
+
+    Exits 1 when a score differs beyond the task's tolerance.
+    """
     from harness.run.replay import replay_and_compare
     from harness.textsafe import visible
 
     # The lines quote the recorded actions: agent text, made visible before it is printed.
-    ok = replay_and_compare(trajectory, task_ref, out, echo=lambda text: click.echo(visible(text)))
+    ok = replay_and_compare(trajectory, task_ref, out, echo=lambda text: click.echo(visible(text)),
+                            progress=lambda text: click.echo(visible(text), err=True))
     if not ok:
         sys.exit(1)
 
@@ -26,12 +33,17 @@ def replay(trajectory: Path, task_ref: str, out: Path | None) -> None:
 @click.command("import")
 @click.argument("traj", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output JSONL (default: beside the input).")
-def import_(traj: Path, out: Path | None) -> None:
-    """Convert an MLGym .traj file to a harness trajectory (JSONL)."""
+@click.option("--task", "task_ref", help="Our task to map its metric names to (default: the one linked by "
+                                         "its 'mlgym:' block).")
+def import_(traj: Path, out: Path | None, task_ref: str | None) -> None:
+    """Convert an MLGym .traj file (and the results.json beside it) to a harness
+    trajectory (JSONL): steps, every score, cost, tokens, submission."""
     from harness.run.trajectory import import_mlgym
+    from harness.task.spec import Task, find_task
 
+    task = Task.load(find_task(task_ref)) if task_ref else None
     target = out or traj.with_suffix(".jsonl")
-    steps = import_mlgym(traj, target)
+    steps = import_mlgym(traj, target, task)
     click.echo(f"wrote {target} ({steps} steps)")
 
 

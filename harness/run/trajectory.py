@@ -141,28 +141,46 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def import_mlgym(traj_path: Path, out_path: Path) -> int:
-    """Convert an MLGym/SWE-agent ``.traj`` file to our JSONL; returns the step count."""
-    try:
-        data = json.loads(Path(traj_path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise HarnessError(f"{traj_path}: not a readable MLGym .traj JSON file ({err})") from None
-    steps = data.get("trajectory") if isinstance(data, dict) else None
-    if not isinstance(steps, list):
-        raise HarnessError(f"{traj_path}: no 'trajectory' list: is this an MLGym .traj file?")
-    info = data.get("info") or {}
+def import_mlgym(traj_path: Path, out_path: Path, task: Any = None) -> int:
+    """Convert an MLGym ``.traj`` (and the ``results.json`` beside it) to our JSONL;
+    returns the step count.
+
+    Keeps the task (ours, linked by its ``mlgym:`` block, and MLGym's id), the model,
+    every scored attempt with the step that asked for it (metric names mapped to the
+    task's, MLGym's kept as ``mlgym_metrics``), cost, tokens, API calls, the
+    submission and the exit status.
+    """
+    from harness.run.mlgym_traj import read_mlgym
+
+    run = read_mlgym(traj_path, task)
     out_path = Path(out_path)
     if out_path.exists():
         out_path.unlink()
+    by_step = {score.step: score for score in run.scores}
+    final = run.scores[-1] if run.scores and run.scores[-1].source == "submit" else None
     with Recorder(out_path) as recorder:
-        recorder.write("start", task=info.get("task") or "", model=info.get("model") or "",
-                       source=str(traj_path), imported_from="mlgym")
-        for number, step in enumerate(steps, 1):
-            if not isinstance(step, dict):
-                continue
-            recorder.write("step", n=number, thought=step.get("thought") or "",
-                           action=step.get("action") or "", observation=step.get("observation") or "",
+        recorder.write("start", task=run.task.id if run.task is not None else run.mlgym_task,
+                       mlgym_task=run.mlgym_task, model={"backend": "mlgym", "model": run.model},
+                       source=str(traj_path), imported_from="mlgym", baseline=run.baseline)
+        for number, step in enumerate(run.steps, 1):
+            recorder.write("step", n=number, thought=_text(step.get("thought")),
+                           action=_text(step.get("action")), observation=_text(step.get("observation")),
                            elapsed_s=step.get("execution_time"))
-        recorder.write("end", exit_status=info.get("exit_status") or "",
-                       final_metrics=info.get("score") or None)
-    return len(steps)
+            if number in by_step:
+                _write_score(recorder, by_step[number])
+        if None in by_step:
+            _write_score(recorder, by_step[None])
+        recorder.write("end", exit_status=run.exit_status, final_metrics=final.metrics if final else None,
+                       mlgym_final_metrics=final.raw if final else None, cost=run.cost,
+                       tokens_in=run.tokens_in, tokens_out=run.tokens_out, api_calls=run.api_calls,
+                       submission=run.submission)
+    return len(run.steps)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _write_score(recorder: Recorder, score: Any) -> None:
+    recorder.write("score", split="test", step=score.step, source=score.source, metrics=score.metrics,
+                   mlgym_metrics=score.raw, error=None)

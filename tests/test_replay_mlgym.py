@@ -1,0 +1,110 @@
+"""`harness import` and `harness replay` of MLGym trajectories, on a task imported from
+a small MLGym-shaped checkout (tests/test_mlgym_import.py builds it).
+
+The .traj files are our own, in the published runs' shape: a validate whose
+observation quotes ``Evaluation Score``, a submit, ``info.score`` and a
+``results.json`` beside the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_mlgym_import import GAME_SCORE, _checkout
+
+from harness.cli import main
+from harness.run.trajectory import read_records
+from harness.task.mlgym_import import import_mlgym
+
+
+def _traj(directory: Path, validated: float, submitted: float) -> Path:
+    """A run directory as MLGym writes one: <model>__<task>__.../<task>.traj + results.json."""
+    run = directory / "metagen-tiny-model__coinGame__default__t-0.00__run_0"
+    run.mkdir(parents=True)
+    scores = [{"Score": validated}, {"Score": submitted}]
+    steps = [
+        {"thought": "look", "action": "ls\n", "observation": "strategy.py  target.py", "execution_time": 0.1},
+        {"thought": "score it", "action": "validate\n", "execution_time": 1.0,
+         "observation": "Your code produced a valid submission artefact at /home/agent/workspace/target.py.\n"
+                        f"Baseline Score: {{'Score': 1.75}}\nEvaluation Score: {{'Score': {validated}}}"},
+        {"thought": "done", "action": "submit\n", "observation": "", "execution_time": 1.0},
+    ]
+    info = {"model_stats": {"total_cost": 0.25, "tokens_sent": 1200, "tokens_received": 80, "api_calls": 3},
+            "exit_status": "submitted", "submission": "/home/agent/workspace/target.py", "score": scores}
+    path = run / "coinGame.traj"
+    path.write_text(json.dumps({"environment": "mlgym_main", "trajectory": steps, "history": [], "info": info}))
+    (run / "results.json").write_text(json.dumps({"agent": scores, "baseline": {"Score": 1.75}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def where(tmp_path_factory) -> Path:
+    """A directory with tasks/coin_game (linked to MLGym's coinGame) to run from."""
+    root = tmp_path_factory.mktemp("here")
+    import_mlgym(_checkout(root / "mlgym"), root / "tasks", only=["coinGame"])
+    return root
+
+
+def test_import_keeps_task_model_scores_cost_tokens_and_submission(where, tmp_path, monkeypatch):
+    monkeypatch.chdir(where)
+    traj = _traj(tmp_path, 1.5, 1.75)
+    out = tmp_path / "run.jsonl"
+    result = CliRunner().invoke(main, ["import", str(traj), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = list(read_records(out))
+    start, end = records[0], records[-1]
+    assert start["task"] == "coin_game" and start["mlgym_task"] == "coinGame"
+    assert start["model"]["model"] == "tiny-model" and start["baseline"] == {"Score": 1.75}
+    scores = [(r["step"], r["source"], r["metrics"], r["mlgym_metrics"]) for r in records if r["kind"] == "score"]
+    assert scores == [(2, "validate", {"score": 1.5}, {"Score": 1.5}), (3, "submit", {"score": 1.75}, {"Score": 1.75})]
+    assert end["final_metrics"] == {"score": 1.75} and end["exit_status"] == "submitted"
+    assert (end["cost"], end["tokens_in"], end["tokens_out"], end["api_calls"]) == (0.25, 1200, 80, 3)
+    assert end["submission"] == "/home/agent/workspace/target.py"
+
+
+def test_replay_of_a_traj_that_reproduces_exits_0(where, tmp_path, monkeypatch):
+    monkeypatch.chdir(where)
+    traj = _traj(tmp_path, GAME_SCORE, GAME_SCORE)
+    result = CliRunner().invoke(main, ["replay", str(traj), "--out", str(tmp_path / "replayed")])
+    assert result.exit_code == 0, result.output
+    assert f"step 2 validate: recorded score={GAME_SCORE:.6g} · replayed score={GAME_SCORE:.6g} · same" in result.output
+    assert "step 3/3: submit" in result.output  # a status line per step
+    assert "scores reproduced (2 compared" in result.output
+
+
+def test_replay_of_an_altered_score_exits_1_naming_it(where, tmp_path, monkeypatch):
+    monkeypatch.chdir(where)
+    traj = _traj(tmp_path, 1.5, GAME_SCORE)
+    result = CliRunner().invoke(main, ["replay", str(traj), "--out", str(tmp_path / "replayed")])
+    assert result.exit_code == 1, result.output
+    verdict = [line for line in result.output.splitlines() if "did NOT reproduce" in line]
+    assert len(verdict) == 1
+    assert "step 2 validate score recorded score=1.5, replayed score=1.75" in verdict[0]
+    assert "step 3" not in verdict[0]  # the submission reproduced
+
+
+def test_replay_of_our_jsonl_compares_the_same_way(where, tmp_path, monkeypatch):
+    monkeypatch.chdir(where)
+    out = tmp_path / "run.jsonl"
+    CliRunner().invoke(main, ["import", str(_traj(tmp_path, GAME_SCORE, GAME_SCORE)), "--out", str(out)])
+    good = CliRunner().invoke(main, ["replay", str(out), "--out", str(tmp_path / "a")])
+    assert good.exit_code == 0, good.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    for record in lines:
+        if record["kind"] == "score" and record["source"] == "submit":
+            record["metrics"]["score"] = GAME_SCORE * 1.001  # beyond the default 1e-6
+    out.write_text("".join(json.dumps(record) + "\n" for record in lines))
+    bad = CliRunner().invoke(main, ["replay", str(out), "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 1, bad.output
+    assert "step 3 submit score recorded" in bad.output
+
+
+def test_replay_of_an_unlinked_traj_says_to_pass_task(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    traj = _traj(tmp_path / "runs", 1.0, 1.0)
+    result = CliRunner().invoke(main, ["replay", str(traj)])
+    assert result.exit_code != 0
+    assert "no task here links MLGym task 'coinGame'" in result.output and "--task" in result.output
