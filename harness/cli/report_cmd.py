@@ -13,7 +13,10 @@ import click
               help="Directory for the page, figures and transcripts (default STUDY_DIR/report).")
 @click.option("--with-published", is_flag=True,
               help="Also place the study's models beside the 12 published MLGym-Bench models.")
-def report(study_dir: Path, out: Path | None, with_published: bool) -> None:
+@click.option("--include-unlike", is_flag=True,
+              help="With --with-published, also profile tasks not on the benchmark's scale (no 'mlgym:' "
+                   "block, or same_scale: false); they are marked either way.")
+def report(study_dir: Path, out: Path | None, with_published: bool, include_unlike: bool) -> None:
     """Write an HTML report of a study made by `harness bench` (needs the plots extra)."""
     from rich.console import Console
 
@@ -21,7 +24,7 @@ def report(study_dir: Path, out: Path | None, with_published: bool) -> None:
 
     console = Console(stderr=True)
     with console.status("reading the study") as status:
-        result = build_report(study_dir, out, with_published=with_published,
+        result = build_report(study_dir, out, with_published=with_published, include_unlike=include_unlike,
                               progress=lambda text: status.update(text))
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -43,7 +43,7 @@ class Report:
 
 
 def build_report(study_dir: Path, out_dir: Path | None = None, *, with_published: bool = False,
-                 progress: Callable[[str], None] | None = None) -> Report:
+                 include_unlike: bool = False, progress: Callable[[str], None] | None = None) -> Report:
     """Write ``index.html``, ``figures/`` and ``transcripts/`` of the study into ``out_dir``."""
     say = progress or (lambda text: None)
     study_dir = Path(study_dir)
@@ -55,7 +55,7 @@ def build_report(study_dir: Path, out_dir: Path | None = None, *, with_published
     add_profiles(scores, [t for t in study.tasks if any(e.task == t for e in study.finished)])
     published = None
     if with_published:
-        published = with_published_scores(scores)
+        published = with_published_scores(scores, include_unlike)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -74,9 +74,15 @@ def build_report(study_dir: Path, out_dir: Path | None = None, *, with_published
     return Report(index, files, [out / p for p in links.values()], builder.notes)
 
 
-def with_published_scores(scores: Scores) -> Scores:
-    merged = with_published(scores)
-    add_profiles(merged)
+def with_published_scores(scores: Scores, include_unlike: bool = False) -> Scores:
+    """Beside the paper's models; profiled on the tasks on the benchmark's scale only,
+    unless ``include_unlike``."""
+    merged = with_published(scores, include_unlike)
+    if merged.profile_tasks:
+        add_profiles(merged, merged.profile_tasks, why="as not on the benchmark's scale (marked *)")
+    else:
+        merged.notes.append("No task is on the benchmark's scale, so no profiles against the published "
+                            "models (--include-unlike draws them anyway).")
     return merged
 
 

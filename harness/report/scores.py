@@ -98,7 +98,8 @@ def _fill_baselines(study: Study, *tables: Any) -> None:
                 table.minimize.add(episode.task)
 
 
-def add_profiles(scores: Scores, tasks: Sequence[str] | None = None) -> None:
+def add_profiles(scores: Scores, tasks: Sequence[str] | None = None,
+                 why: str = "as no episode of theirs has finished") -> None:
     """Performance profiles (the baseline is one of the methods, as in the paper).
 
     ``tasks``: the rows to profile (default all). A task where no model has a valid
@@ -110,7 +111,7 @@ def add_profiles(scores: Scores, tasks: Sequence[str] | None = None) -> None:
         return
     dropped = [t for t in scores.best.tasks if t not in keep]
     if dropped:
-        scores.notes.append(f"Left out of the profiles, as no episode of theirs has finished: {', '.join(dropped)}.")
+        scores.notes.append(f"Left out of the profiles, {why}: {', '.join(dropped)}.")
     scores.profile_tasks = keep
     scores.profiles = metrics.profiles(_rows(scores.best, keep), _rows(scores.last, keep))
 
@@ -123,8 +124,16 @@ def _rows(table: Any, tasks: Sequence[str]) -> Any:
                               minimize={t for t in tasks if t in table.minimize})
 
 
-def with_published(scores: Scores) -> Scores:
-    """The study's models beside the paper's, on the tasks both have (published task names)."""
+UNLIKE_MARK = " *"
+"""Appended to the row of a task whose scale is not the benchmark's."""
+
+
+def with_published(scores: Scores, include_unlike: bool = False) -> Scores:
+    """The study's models beside the paper's, on the tasks both have (published task names).
+
+    Tasks not on the benchmark's scale (:func:`~harness.study.metrics.unlike_published`)
+    are marked with ``*`` and left out of the profiles unless ``include_unlike``.
+    """
     metrics = _metrics()
     pub_best, pub_last, names = _published(metrics)
     shared = [t for t in scores.best.tasks if t in names and names[t] in pub_best.tasks]
@@ -132,29 +141,36 @@ def with_published(scores: Scores) -> Scores:
         known = ", ".join(sorted(names)) or "none"
         raise HarnessError(f"--with-published: none of the study's tasks is in the published benchmark "
                            f"(tasks with published scores: {known})")
-    rows = [names[t] for t in shared]
+    unlike = metrics.unlike_published(shared)
+    rows = [names[t] + (UNLIKE_MARK if t in unlike else "") for t in shared]
+    published_row = {row: names[t] for t, row in zip(shared, rows, strict=True)}
     ours = list(scores.best.models)
     renamed = {m: (f"{m} (ours)" if m in pub_best.models else m) for m in ours}
     merged = []
     for mine, theirs in ((scores.best, pub_best), (scores.last, pub_last)):
         table_scores = {}
         for task, row in zip(shared, rows, strict=True):
-            line = {m: theirs.scores.get(row, {}).get(m) for m in theirs.models}
+            line = {m: theirs.scores.get(published_row[row], {}).get(m) for m in theirs.models}
             line.update({renamed[m]: mine.scores[task].get(m) for m in ours})
             table_scores[row] = line
         merged.append(metrics.ScoreTable(
             tasks=rows, models=list(theirs.models) + [renamed[m] for m in ours], scores=table_scores,
-            baseline={row: theirs.baseline.get(row) for row in rows},
+            baseline={row: theirs.baseline.get(published_row[row]) for row in rows},
             minimize={row for task, row in zip(shared, rows, strict=True)
-                      if row in theirs.minimize or task in mine.minimize}))
+                      if published_row[row] in theirs.minimize or task in mine.minimize}))
     out = Scores(merged[0], merged[1], [renamed[m] for m in ours], published=True,
                  task_names={row: task for task, row in zip(shared, rows, strict=True)})
     for name in (BEST, LAST):
-        out.valid[name] = {names[t]: {renamed[m]: v for m, v in cells.items()}
+        out.valid[name] = {rows[shared.index(t)]: {renamed[m]: v for m, v in cells.items()}
                            for t, cells in scores.valid.get(name, {}).items() if t in shared}
     left = [t for t in scores.best.tasks if t not in shared]
     if left:
         out.notes.append(f"Not in the published benchmark, so left out of these tables: {', '.join(left)}.")
+    out.profile_tasks = [row for task, row in zip(shared, rows, strict=True) if include_unlike or task not in unlike]
+    for task in shared:
+        if task in unlike:
+            kept = "kept in the profiles as asked (--include-unlike)" if include_unlike else "left out of the profiles"
+            out.notes.append(f"{names[task]}{UNLIKE_MARK}: not on the benchmark's scale ({unlike[task]}); {kept}.")
     out.notes.append("Baselines are the published ones. AUP depends on the set of models compared: these "
                      "values rank the models among the paper's and differ from the study-only AUPs above.")
     return out

@@ -419,3 +419,30 @@ def _published_file(name: str) -> Path:
         raise ScoreTableError(f"the published MLGym-Bench tables are missing ({path}); they ship "
                               f"in the source tree: install the harness with pip install -e .")
     return path
+
+
+# --- comparability with the published numbers ----------------------------------------
+
+
+def unlike_published(task_ids: Iterable[str]) -> dict[str, str]:
+    """Tasks whose numbers are not on the benchmark's scale, each with one line why:
+    no ``mlgym:`` block (nothing says which MLGym task it reproduces, or how
+    closely) or ``mlgym.same_scale: false`` (its ``differs``). Comparing such a task's
+    scores with the paper's would rank models by the scale mismatch (our titanic
+    baseline scores 0.94 where the paper's baseline scored 0.77), so AUP against the
+    published models leaves them out unless asked."""
+    from harness.errors import TaskError
+    from harness.task.spec import Task, find_task
+
+    out = {}
+    for task_id in task_ids:
+        try:
+            task = Task.load(find_task(task_id))
+        except TaskError:
+            out[task_id] = "no task of this name here to say how it compares"
+            continue
+        if task.mlgym is None:
+            out[task_id] = "its task.yaml has no 'mlgym:' block saying which MLGym-Bench task it reproduces"
+        elif not task.mlgym.same_scale:
+            out[task_id] = task.mlgym.differs or "mlgym.same_scale is false"
+    return out
