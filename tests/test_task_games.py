@@ -65,18 +65,131 @@ def test_evaluate_estimates_the_score_on_other_seeds(name, tmp_path):
         [sys.executable, "evaluate.py"], cwd=workspace, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    estimate = json.loads(run.stdout)["score"]
-    assert estimate != task.baseline["score"]
+    estimate = json.loads(run.stdout)["Score"]  # MLGym's key, unseeded as MLGym's
     assert estimate == pytest.approx(task.baseline["score"], abs=0.03)
 
 
 @pytest.mark.parametrize("name", GAMES)
 def test_the_agent_cannot_change_the_opponent_evaluate_plays(name):
-    """The scorer imports the task's own workspace/opponent.py; the agent's copy, which
+    """The scorer imports the task's own workspace/target.py; the agent's copy, which
     evaluate.py plays, is read-only, so validation and test play the same opponent."""
     task, _ = task_and_env(name)
-    assert {"opponent.py", "evaluate.py"} <= set(task.readonly)
-    assert not (task.dir / "scoring" / "opponent.py").exists()
+    assert {"target.py", "evaluate.py"} <= set(task.readonly)
+    assert not (task.dir / "scoring" / "target.py").exists()
+
+
+# Strategies shaped like MLGym-Bench's starter files (module-level `import random`, the
+# global random module, a bare `row_strategy(history)`), written for these tests: each
+# plays MLGym's baseline algorithm, so the scorer must accept it unchanged and land
+# within evaluation noise of MLGym's published baseline.
+MLGYM_SHAPED = {
+    "battle_of_sexes": """\
+import random
+
+
+def row_strategy(history):
+    # open with my favourite, then mostly follow the partner
+    if not history:
+        return 0
+    x = random.random()
+    if x < 0.1:
+        return 0
+    elif x < 0.2:
+        return 1
+    elif x < 0.9:
+        return history[-1][1]
+    return history[-1][0]
+""",
+    "prisoners_dilemma": """\
+import random
+
+
+def row_strategy(history):
+    if len(history) == 0:
+        return 0 if random.random() < 0.5 else 1
+    prev_me, prev_them = history[-1]
+    x = random.random()
+    if prev_them > 0:
+        return 1 if x < 0.75 else (prev_me if x < 0.9 else 0)
+    return 0 if x < 0.6 else (prev_me if x < 0.9 else 1)
+""",
+    "blotto": """\
+import random
+
+
+def row_strategy(history):
+    alloc = [0] * 6
+    for _ in range(random.randint(1, 6)):
+        alloc[random.randint(0, 5)] += random.randint(10, 30)
+    rest = 120 - sum(alloc)
+    if rest > 0:
+        for i in [j for j in range(6) if alloc[j] == 0]:
+            alloc[i] = random.randint(0, rest)
+            rest -= alloc[i]
+    s = sum(alloc)
+    out = [int(a * 120 / s) for a in alloc]
+    while sum(out) != 120:
+        out[random.randint(0, 5)] += 120 - sum(out)
+    return out
+""",
+}
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_an_mlgym_shaped_strategy_is_accepted_and_scores_as_published(name, tmp_path):
+    task, _ = task_and_env(name)
+    score = score_strategy(name, tmp_path, MLGYM_SHAPED[name])
+    assert score.ok, score.error
+    # The scorer's protocol (opponent, rounds, games) is MLGym's: its published
+    # baseline lies within the evaluation's noise (about 0.005) of this score.
+    assert score.metrics["score"] == pytest.approx(task.published_baseline["score"], abs=0.01)
+    assert task.mlgym is not None and task.mlgym.same_scale
+
+
+def load_target(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_target", REPO / "tasks" / name / "workspace" / "target.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_battle_of_sexes_column_player_follows_the_first_move_not_the_last():
+    import random
+
+    target = load_target("battle_of_sexes")
+    rng = random.Random(5)
+    assert target.column_strategy([], rng) == 1
+    opened_with_1 = [target.column_strategy([(1, 1), (0, 1)], rng) for _ in range(4000)]
+    opened_with_0 = [target.column_strategy([(0, 1), (1, 0)], rng) for _ in range(4000)]
+    assert sum(opened_with_1) / 4000 == pytest.approx(0.8, abs=0.03)
+    assert opened_with_0.count(0) / 4000 == pytest.approx(0.8, abs=0.03)
+
+
+def test_prisoners_dilemma_column_player_draws_a_strategy_every_round():
+    import random
+
+    target = load_target("prisoners_dilemma")
+    assert len(target.STRATEGIES) == 11
+    column = target.new_opponent(random.Random(3))  # one game's column player
+    first_moves = [column([]) for _ in range(11_000)]
+    # 3 of the 11 strategies defect first, 2 flip a coin: P(defect) = 4/11, in every
+    # round of the same game (a strategy drawn once per game would always answer alike).
+    assert sum(first_moves) / 11_000 == pytest.approx(4 / 11, abs=0.02)
+
+
+def test_blotto_column_player_uses_all_its_soldiers():
+    import random
+
+    target = load_target("blotto")
+    rng = random.Random(2)
+    allocations = [target.column_strategy([], rng) for _ in range(3000)]
+    assert all(len(a) == 6 and sum(a) == 120 and min(a) >= 0 for a in allocations)
+    assert all(type(v) is int for a in allocations for v in a)
+    assert sum(a[0] for a in allocations) / 3000 == pytest.approx(20, abs=1)
 
 
 MOVE_ERRORS = [
@@ -127,7 +240,7 @@ def test_a_broken_strategy_gets_one_clear_line(source, message, tmp_path):
 @pytest.mark.parametrize(
     "allocation",
     [
-        "[20, 20, 20, 20, 20, 19]",
+        "[30, 30, 30, 30, 1, 0]",
         "[30, 30, 30, 30, 0]",
         "[140, -20, 0, 0, 0, 0]",
         "[20.0] * 6",
@@ -139,9 +252,17 @@ def test_blotto_rejects_invalid_allocations(allocation, tmp_path):
     score = score_strategy("blotto", tmp_path, source)
     assert not score.ok
     assert (
-        "in round 1 of game 1: an allocation is a list of 6 whole numbers >= 0 that sum to 120"
-        in score.error
+        "in round 1 of game 1: an allocation is a list of 6 whole numbers >= 0 that sum to "
+        "at most 120" in score.error
     )
+
+
+def test_blotto_accepts_fewer_than_120_soldiers(tmp_path):
+    score = score_strategy(
+        "blotto", tmp_path, "def row_strategy(history):\n    return [25] * 4 + [0, 0]\n"
+    )
+    assert score.ok, score.error
+    assert -1 <= score.metrics["score"] <= 1
 
 
 def test_numpy_moves_and_printing_strategies_are_fine(tmp_path):
@@ -168,7 +289,7 @@ def row_strategy(history):
             seen[path] = sorted(os.listdir(path))
         except OSError as err:
             seen[path] = type(err).__name__
-    for path in ("/scoring/score.py", "/scoring/opponent.py"):
+    for path in ("/scoring/score.py", "/scoring/target.py"):
         try:
             seen[path] = Path(path).read_text()[:200]
         except OSError as err:
@@ -188,7 +309,7 @@ def test_the_strategy_cannot_see_the_scorer_or_change_the_submission(tmp_path):
     assert not score.ok
     assert "'/scoring': []" in score.error  # an empty directory where the scorer is
     assert "'/scoring/score.py': 'FileNotFoundError'" in score.error
-    assert "'/scoring/opponent.py': 'FileNotFoundError'" in score.error
+    assert "'/scoring/target.py': 'FileNotFoundError'" in score.error
     assert "'write': 'OSError'" in score.error  # read-only file system
     assert "'proc': []" in score.error
     assert "SEED" not in score.error and "52_906_338" not in score.error

@@ -1,8 +1,8 @@
 """The demo agent of the Colonel Blotto task (``--model demo``).
 
 A scripted agent that works the task through the ACI as a language model would:
-it reads the opponent and the baseline, estimates the baseline, replaces the
-strategy with a concentrated allocation that beats the opponent's spread-out
+it reads the column player and the baseline, estimates the baseline, replaces the
+strategy with a concentrated allocation that beats the column player's spread-out
 random splits, checks it with evaluate.py, validates and submits.
 """
 
@@ -37,7 +37,8 @@ def agent(task_dir):
     old_lines = len((Path(task_dir) / "workspace" / "strategy.py").read_text().splitlines())
     yield reply("Let me start by looking at the files in the workspace.", "ls -la")
     yield reply(
-        "Let me read the opponent: its allocations decide the best reply.", "cat opponent.py"
+        "Let me read the column player: its allocations decide the best reply.",
+        "cat target.py",
     )
     yield reply(
         "The column player splits its soldiers by random weights, so it spreads them "

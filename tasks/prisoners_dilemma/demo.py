@@ -1,7 +1,7 @@
 """The demo agent of the iterated prisoner's dilemma task (``--model demo``).
 
 A scripted agent that works the task through the ACI as a language model would:
-it reads the opponents and the baseline, estimates the baseline, replaces the
+it reads the column player and the baseline, estimates the baseline, replaces the
 strategy with tit for tat that defects in the last round, checks it with
 evaluate.py, validates and submits.
 """
@@ -15,7 +15,7 @@ from harness.models.demo import reply, rewrite
 SOLUTION = '''\
 """Row strategy: tit for tat, defecting in the last round.
 
-Against the mix of opponents, reciprocity pays: cooperating first and then
+Against the column player's mix of strategies, reciprocity pays: cooperating first and then
 repeating the column player's last move earns 3 a round from the cooperative
 strategies and loses little to the defectors. The game has 10 rounds, so the last
 move cannot be punished: defect then.
@@ -36,9 +36,9 @@ def row_strategy(history):
 def agent(task_dir):
     old_lines = len((Path(task_dir) / "workspace" / "strategy.py").read_text().splitlines())
     yield reply("Let me start by looking at the files in the workspace.", "ls -la")
-    yield reply("Let me read the opponents: they decide the best reply.", "cat opponent.py")
+    yield reply("Let me read the column player: it decides the best reply.", "cat target.py")
     yield reply(
-        "Most opponents reciprocate, a few always defect or play at random. Let me "
+        "Each round it plays one of eleven strategies, most of them reciprocating. Let me "
         "read the baseline strategy.",
         "cat strategy.py",
     )

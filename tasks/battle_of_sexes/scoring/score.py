@@ -1,9 +1,11 @@
 """Score a Battle of the Sexes strategy: ``python score.py SUBMISSION_DIR``.
 
-Plays the submitted row_strategy (run isolated from this directory) against the
-task's own column player (workspace/opponent.py as shipped, never the agent's
-copy) for GAMES games of ROUNDS rounds on seeds the agent never sees; the score is the mean payoff per round. Everything is seeded,
-so a strategy scores the same every time.
+MLGym-Bench's protocol: the submitted row_strategy (run isolated from this
+directory) plays the task's own column player (workspace/target.py as shipped,
+never the agent's copy) for GAMES games of ROUNDS rounds; the score is the mean
+payoff per round (every game has ROUNDS rounds, so this is also MLGym's mean of
+the games' means). MLGym draws fresh randomness on every run; here the seeds are
+fixed and unseen by the agent, so a strategy scores the same every time.
 """
 
 from pathlib import Path
@@ -11,8 +13,8 @@ from pathlib import Path
 from harness_scoring import run, task_workspace
 from harness_submitted import SubmittedCode, play_repeated
 
-task_workspace()  # the task's own opponent.py: the one the agent's evaluate.py plays
-import opponent  # noqa: E402
+task_workspace()  # the task's own target.py: the one the agent's evaluate.py plays
+import target  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GAMES, ROUNDS = 10_000, 10
@@ -29,7 +31,7 @@ def score(submission_dir: Path) -> dict[str, float]:
         value = play_repeated(
             code,
             "row_strategy",
-            new_opponent=opponent.new_opponent,
+            new_opponent=target.new_opponent,
             payoff=lambda mine, theirs: PAYOFF.get((mine, theirs), 0),
             check=check,
             games=GAMES,

@@ -1,23 +1,22 @@
-"""Estimate your strategy's score: ``python evaluate.py [--games N]``.
+"""Estimate your strategy's score: ``python evaluate.py``.
 
-Plays row_strategy (strategy.py) against the column player of opponent.py for
-10,000 games of 10 rounds and prints the mean payoff per round as JSON,
-{"score": ...}. The scorer plays as many games against its own copy of the
-opponent on other random seeds, so its score is close to this one (within about
-0.01), not equal.
+The protocol of MLGym-Bench: row_strategy (strategy.py) plays target.py's column
+player for 10,000 simulated games of 10 rounds; a game's score is your mean payoff
+per round, and the printed {"Score": ...} is the mean over the games. Nothing is
+seeded, so two runs differ by a few thousandths; the scorer plays its own copy of
+the column player on fixed seeds of its own.
 """
 
-import argparse
 import json
 import numbers
-import random
 import sys
 
-import opponent
-import strategy
+import numpy as np
+from strategy import row_strategy
+from target import target_column_strategy
 
-ROUNDS = 10
-PAYOFF = {(0, 0): 2, (1, 1): 1}  # your payoff; any other pair pays 0
+ROUNDS, SIMULATIONS = 10, 10_000
+PAYOFF = {(0, 0): 2, (1, 1): 1}  # your payoff; a mismatch pays 0
 
 
 def as_move(move, game: int, round_: int) -> int:
@@ -27,22 +26,16 @@ def as_move(move, game: int, round_: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--games", type=int, default=10_000)
-    games = parser.parse_args().games
-    random.seed(0)  # your strategy's own randomness
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(0)
-    total = 0
-    for game in range(games):
-        column = opponent.new_opponent(random.Random(f"evaluate-{game}"))
+    game_scores = []
+    for game in range(1, SIMULATIONS + 1):
         history: list[tuple[int, int]] = []
         for round_ in range(1, ROUNDS + 1):
-            mine = as_move(strategy.row_strategy(list(history)), game + 1, round_)
-            theirs = column(list(history))
-            total += PAYOFF.get((mine, theirs), 0)
+            mine = as_move(row_strategy(list(history)), game, round_)
+            theirs = target_column_strategy(list(history))
             history.append((mine, theirs))
-    print(json.dumps({"score": total / (games * ROUNDS)}))
+        payoffs = np.asarray([PAYOFF.get(pair, 0) for pair in history], dtype=np.float32)
+        game_scores.append(payoffs.mean())
+    print(json.dumps({"Score": float(np.mean(np.asarray(game_scores, dtype=np.float32)))}))
 
 
 if __name__ == "__main__":

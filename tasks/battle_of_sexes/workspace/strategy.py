@@ -7,13 +7,22 @@ library and numpy only) and calls row_strategy once per round.
 import random
 
 
-def row_strategy(history: list[tuple[int, int]]) -> int:
-    """Your move this round: 0 or 1.
+def row_strategy(history):
+    """Your move this round: 0 or 1. Keep this name and signature.
 
-    history holds one (your move, column player's move) pair per round played so far
-    in the current game; it is empty in the first round.
+    history holds one (your move, column player's move) tuple per round played so
+    far in the current game; it is empty in the first round.
     """
-    # Baseline: insist on your favourite action (0) most of the time, give in now and then.
-    if random.random() < 0.8:
+    # Baseline (MLGym-Bench's): open with 0; afterwards play 0 or 1 with probability
+    # 0.1 each, else copy the column player's last move (0.7) or repeat your own (0.1).
+    if not history:
         return 0
-    return 1
+    mine, theirs = history[-1]
+    draw = random.random()
+    if draw < 0.1:
+        return 0
+    if draw < 0.2:
+        return 1
+    if draw < 0.9:
+        return theirs
+    return mine

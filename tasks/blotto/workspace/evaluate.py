@@ -1,23 +1,21 @@
-"""Estimate your strategy's score: ``python evaluate.py [--games N]``.
+"""Estimate your strategy's score: ``python evaluate.py``.
 
-Plays row_strategy (strategy.py) against the column player of opponent.py for
-5,000 games of 10 rounds and prints the mean payoff per round as JSON,
-{"score": ...}. The scorer plays as many games against its own copy of the
-opponent on other random seeds, so its score is close to this one (within about
-0.02), not equal.
+The protocol of MLGym-Bench: row_strategy (strategy.py) plays target.py's column
+player for 10,000 simulated games of 10 rounds; a game's score is your mean payoff
+per round, and the printed {"Score": ...} is the mean over the games. Nothing is
+seeded, so two runs differ by a few thousandths; the scorer plays its own copy of
+the column player on fixed seeds of its own.
 """
 
-import argparse
 import json
 import numbers
-import random
 import sys
 
-import opponent
-import strategy
+import numpy as np
+from strategy import row_strategy
+from target import BATTLEFIELDS, SOLDIERS, target_column_strategy
 
-ROUNDS = 10
-BATTLEFIELDS, SOLDIERS = opponent.BATTLEFIELDS, opponent.SOLDIERS
+ROUNDS, SIMULATIONS = 10, 10_000
 
 
 def as_allocation(allocation, game: int, round_: int) -> list[int]:
@@ -29,12 +27,12 @@ def as_allocation(allocation, game: int, round_: int) -> list[int]:
         len(values) == BATTLEFIELDS
         and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
         and all(v >= 0 for v in values)
-        and sum(values) == SOLDIERS
+        and sum(values) <= SOLDIERS
     ):
         return [int(v) for v in values]
     sys.exit(
         f"row_strategy returned {allocation!r} in round {round_} of game {game}: return "
-        f"{BATTLEFIELDS} whole numbers >= 0 that sum to {SOLDIERS}"
+        f"{BATTLEFIELDS} whole numbers >= 0 that sum to at most {SOLDIERS}"
     )
 
 
@@ -45,22 +43,16 @@ def payoff(mine: list[int], theirs: list[int]) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--games", type=int, default=5_000)
-    games = parser.parse_args().games
-    random.seed(0)  # your strategy's own randomness
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(0)
-    total = 0
-    for game in range(games):
-        column = opponent.new_opponent(random.Random(f"evaluate-{game}"))
+    game_scores = []
+    for game in range(1, SIMULATIONS + 1):
         history: list[tuple[list[int], list[int]]] = []
         for round_ in range(1, ROUNDS + 1):
-            mine = as_allocation(strategy.row_strategy(list(history)), game + 1, round_)
-            theirs = column(list(history))
-            total += payoff(mine, theirs)
+            mine = as_allocation(row_strategy(list(history)), game, round_)
+            theirs = target_column_strategy(list(history))
             history.append((mine, theirs))
-    print(json.dumps({"score": total / (games * ROUNDS)}))
+        payoffs = np.asarray([payoff(m, t) for m, t in history], dtype=np.float32)
+        game_scores.append(payoffs.mean())
+    print(json.dumps({"Score": float(np.mean(np.asarray(game_scores, dtype=np.float32)))}))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,28 @@ BATTLEFIELDS = 6
 SOLDIERS = 120
 
 
-def row_strategy(history: list[tuple[list[int], list[int]]]) -> list[int]:
-    """Your allocation this round: 6 whole numbers >= 0 that sum to 120.
+def row_strategy(history):
+    """Your allocation this round: 6 whole numbers >= 0 that sum to at most 120.
+    Keep this name and signature.
 
-    history holds one (your allocation, column player's allocation) pair per round
+    history holds one (your allocation, column player's allocation) tuple per round
     played so far in the current game; it is empty in the first round.
     """
-    # Baseline: a uniformly random split (cut the soldiers at 5 random points).
-    cuts = sorted(random.randint(0, SOLDIERS) for _ in range(BATTLEFIELDS - 1))
-    bounds = [0, *cuts, SOLDIERS]
-    return [bounds[i + 1] - bounds[i] for i in range(BATTLEFIELDS)]
+    # Baseline (MLGym-Bench's): pick 1 to 6 times a battlefield (repeats allowed) and
+    # add 10 to 30 soldiers to it; give each battlefield still empty, in order, a
+    # random part of what is left; scale the whole to 120 (rounding down) and put the
+    # soldiers lost to rounding on one battlefield drawn at random.
+    allocation = [0] * BATTLEFIELDS
+    for _ in range(random.randint(1, BATTLEFIELDS)):
+        allocation[random.randint(0, BATTLEFIELDS - 1)] += random.randint(10, 30)
+    left = SOLDIERS - sum(allocation)
+    if left > 0:
+        for field in range(BATTLEFIELDS):
+            if allocation[field] == 0:
+                allocation[field] = random.randint(0, left)
+                left -= allocation[field]
+    total = sum(allocation)
+    scaled = [int(soldiers * SOLDIERS / total) for soldiers in allocation]
+    while sum(scaled) != SOLDIERS:
+        scaled[random.randint(0, BATTLEFIELDS - 1)] += SOLDIERS - sum(scaled)
+    return scaled
