@@ -339,7 +339,7 @@ def test_demo_beats_the_baseline_through_a_real_episode(name, tmp_path):
     trajectory = (tmp_path / "run" / "trajectory.jsonl").read_text()
     assert result.exit_status == "submitted", trajectory[-3000:]
     assert "cat > strategy.py" not in trajectory  # the ACI edit worked
-    margin = {"battle_of_sexes": 0.3, "prisoners_dilemma": 0.3, "blotto": 0.4}[name]
+    margin = {"battle_of_sexes": 0.3, "prisoners_dilemma": 0.2, "blotto": 0.4}[name]
     assert result.final_metrics["score"] > task.baseline["score"] + margin
 
 

@@ -2,7 +2,7 @@
 
 A scripted agent that works the task through the ACI as a language model would:
 it reads the column player and the baseline, estimates the baseline, replaces the
-strategy with tit for tat that defects in the last round, checks it with
+strategy with one that always defects, checks it with
 evaluate.py, validates and submits.
 """
 
@@ -13,23 +13,17 @@ from pathlib import Path
 from harness.models.demo import reply, rewrite
 
 SOLUTION = '''\
-"""Row strategy: tit for tat, defecting in the last round.
+"""Row strategy: always defect.
 
-Against the column player's mix of strategies, reciprocity pays: cooperating first and then
-repeating the column player's last move earns 3 a round from the cooperative
-strategies and loses little to the defectors. The game has 10 rounds, so the last
-move cannot be punished: defect then.
+The column player draws one of eleven strategies afresh every round, so it cannot
+sustain a punishment: about half of its moves cooperate whatever I did. Defecting
+earns 5 against each of those and 1 against the rest, while cooperating earns at
+most 3. Defection dominates.
 """
-
-ROUNDS = 10
 
 
 def row_strategy(history):
-    if len(history) == ROUNDS - 1:
-        return 1
-    if not history:
-        return 0
-    return history[-1][1]
+    return 1
 '''
 
 
@@ -38,7 +32,8 @@ def agent(task_dir):
     yield reply("Let me start by looking at the files in the workspace.", "ls -la")
     yield reply("Let me read the column player: it decides the best reply.", "cat target.py")
     yield reply(
-        "Each round it plays one of eleven strategies, most of them reciprocating. Let me "
+        "Each round it plays one of eleven strategies drawn afresh, so it cannot punish "
+        "for long. Let me "
         "read the baseline strategy.",
         "cat strategy.py",
     )
