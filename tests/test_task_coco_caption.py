@@ -1,13 +1,14 @@
-"""Task coco_caption on its tiny data set: corpus BLEU-4 on hand-computed cases,
-prepare lays out the COCO archives, the baseline reproduces its recorded score, the
-scorer rejects bad submissions with one line, the references never reach the agent,
-and the demo beats the baseline in a real episode."""
+"""Task coco_caption on its tiny data set: MLGym's BLEU on hand-computed cases and
+against nltk, prepare lays out the COCO 2014 archives, the baseline reproduces its
+recorded score, the scorer rejects bad submissions with one line, the references never
+reach the agent, and the demo beats the baseline in a real episode."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,31 +32,48 @@ def _bleu():
 
 
 @pytest.mark.parametrize(
-    ("candidates", "references", "expected"),
+    ("reference", "caption", "expected"),
     [
-        (["the cat sat on the mat"], [["the cat sat on the mat"]], 1.0),
-        # no 4-gram in common: 0 without smoothing
-        (["the cat sat on the mat"], [["the cat is on the mat"]], 0.0),
-        # case is ignored and punctuation is a word of its own
-        (["THE cat sat on the mat today ."], [["The cat sat on the mat today."]], 1.0),
-        # p = 6/7, 5/6, 4/5, 3/4 and no brevity penalty: (3/7) ** (1/4)
-        (["the cat sat on the mat today"], [["the cat sat on the mat"]], (3 / 7) ** 0.25),
-        # all precisions 1, 4 words against 6: exp(1 - 6/4)
-        (["the cat sat on"], [["the cat sat on the mat"]], math.exp(-0.5)),
-        # clipping and corpus sums: p = 5/11, 3/9, 2/7, 1/5; r = 2 + 4 < c = 11
-        (
-            ["the the the the the the the", "a b c d"],
-            [["the cat"], ["a b c d"]],
-            (5 / 11 * 3 / 9 * 2 / 7 * 1 / 5) ** 0.25,
-        ),
-        # closest reference length 6 (not 8) to 5 words: penalty exp(1 - 6/5)
-        (["a b c d e"], [["a b c d e f", "a b c d e f g h"]], math.exp(1 - 6 / 5)),
-        # a tie between 4 and 6 words takes the shorter: no penalty for 5 words
-        (["a b c d e"], [["a b c d", "a b c d e x"]], 1.0),
+        ("a cat on a mat", "a cat on a mat", 1.0),
+        ("abc", "xyz", 0.0),  # no character in common
+        # characters, not words: p = 4/5, 3/4, 2/3, 1/2, no brevity penalty
+        ("abcd", "abcde", (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25),
+        # every precision 1, 4 characters against 6: exp(1 - 6/4)
+        ("abcdef", "abcd", math.exp(1 - 6 / 4)),
+        # clipping: 'a' counts once of four; no 2-gram matches: 1/4 and three tiny precisions
+        ("ab", "aaaa", math.exp((math.log(1 / 4) + 3 * math.log(sys.float_info.min)) / 4)),
+        # no 3- or 4-gram at all: NLTK's tiny stand-in, not 0
+        ("ab", "ab", math.exp(2 * math.log(sys.float_info.min) / 4)),
+        ("", "", 0.0),
     ],
 )
-def test_corpus_bleu_on_hand_computed_cases(candidates, references, expected):
-    assert _bleu().corpus_bleu(candidates, references) == pytest.approx(expected, rel=1e-12)
+def test_sentence_bleu_on_hand_computed_cases(reference, caption, expected):
+    assert _bleu().sentence_bleu([reference], caption) == pytest.approx(expected, rel=1e-12)
+
+
+def test_image_score_averages_over_the_references():
+    bleu = _bleu()
+    other = bleu.sentence_bleu(["a dog ."], "a cat .")
+    assert 0 < other < 1
+    assert bleu.image_score(["a cat .", "a dog ."], "a cat .") == pytest.approx((1 + other) / 2)
+    assert bleu.mean_score(["a cat .", "xyz"], [["a cat ."], ["a cat ."]]) == pytest.approx(0.5)
+
+
+def test_sentence_bleu_is_nltks_on_strings():
+    """MLGym's baseline calls nltk's sentence_bleu([reference], caption) with strings."""
+    nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
+    import random
+    import warnings
+
+    rng = random.Random(0)
+    vocab = "a the man dog on of with sitting red . , is plate".split()
+    bleu = _bleu()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nltk warns on zero n-gram counts
+        for _ in range(500):
+            ref = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 12)))
+            hyp = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 12)))
+            assert bleu.sentence_bleu([ref], hyp) == nltk_bleu.sentence_bleu([ref], hyp)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +90,23 @@ def baseline_run(coco):
 def test_prepare_lays_out_images_and_captions(coco, tmp_path):
     task, prepared = coco
     train = pd.read_csv(prepared.path / "train_captions.csv")
+    validation = pd.read_csv(prepared.path / "validation_captions.csv", keep_default_na=False)
     test = pd.read_csv(prepared.path / "test_images.csv")
-    references = pd.read_csv(prepared.path / "test_captions.csv")
-    assert (train["image_id"].nunique(), len(test)) == (160, 40)
+    references = pd.read_csv(prepared.path / "test_references.csv")
+    sizes = (train["image_id"].nunique(), validation["image_id"].nunique(), len(test))
+    assert sizes == (200, 40, 40)
+    assert not set(validation["image_id"]) & set(test["image_id"])
+    assert test["file_name"].str.startswith("COCO_val2014_").all()
     assert references.groupby("image_id").size().eq(5).all()
     assert all((prepared.path / "images" / "test" / name).is_file() for name in test["file_name"])
+    # MLGym's references: lower case, word_tokenize's words, punctuation a word of its own
+    first = pd.read_csv(prepared.path / "validation_references.csv").iloc[0]
+    caption = validation[validation["image_id"] == first["image_id"]].iloc[0]["caption"]
+    assert first["reference"] == caption.lower().replace(".", " .")
     task.make_workspace(tmp_path / "ws")
-    assert not list((tmp_path / "ws").rglob("test_captions.csv"))
+    assert not list((tmp_path / "ws").rglob("test_references.csv"))
+    assert (tmp_path / "ws" / "data" / "resnet50-0676ba61.pth").is_file()
+    assert task.mlgym.metrics == {"BLEU Score": "bleu"} and not task.mlgym.same_scale
     assert sorted(p.name for p in (tmp_path / "ws" / "data" / "images").iterdir()) == [
         "test",
         "train",
@@ -92,7 +120,7 @@ def test_baseline_reproduces_the_recorded_tiny_score(coco, baseline_run):
     assert baseline_run.score.metrics["bleu"] == pytest.approx(
         prepared.data_set.baseline["bleu"], rel=1e-6
     )
-    assert task.baseline_source == "published" and task.baseline["bleu"] == 0.279
+    assert task.baseline_source == "published" and task.baseline["bleu"] == 0.2793602
 
 
 def _score(task, tmp_path, text):
@@ -105,9 +133,14 @@ def _score(task, tmp_path, text):
 
 def test_reference_captions_score_high_and_order_does_not_matter(coco, tmp_path):
     task, prepared = coco
-    first = pd.read_csv(prepared.path / "test_captions.csv").drop_duplicates("image_id")
+    refs = pd.read_csv(prepared.path / "test_references.csv", keep_default_na=False)
+    first = refs.drop_duplicates("image_id").rename(columns={"reference": "caption"})
     score = _score(task, tmp_path, first.sample(frac=1.0, random_state=3).to_csv(index=False))
-    assert score.ok and score.metrics["bleu"] > 0.5
+    bleu = _bleu()
+    by_image = refs.groupby("image_id")["reference"].apply(list)
+    expected = bleu.mean_score(list(first["caption"]), [by_image[i] for i in first["image_id"]])
+    assert score.ok and score.metrics["bleu"] == pytest.approx(expected, rel=1e-12)
+    assert 0.5 < expected < 1
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from bleu import corpus_bleu
+from bleu import mean_score
 from PIL import Image
 
 SIZE, MAX_WORDS, BATCH_SIZE, LEARNING_RATE = 64, 20, 64, 3e-3
@@ -126,9 +126,10 @@ def main():
 
     seen = validation.drop_duplicates("image_id")
     predicted = caption("validation", seen)
-    references = validation.groupby("image_id")["caption"].apply(list)
-    bleu = corpus_bleu(list(predicted["caption"]), [references[i] for i in predicted["image_id"]])
-    print(f"validation BLEU-4: {bleu:.4f}")
+    refs = pd.read_csv("data/validation_references.csv", keep_default_na=False)
+    references = refs.groupby("image_id")["reference"].apply(list)
+    bleu = mean_score(list(predicted["caption"]), [references[i] for i in predicted["image_id"]])
+    print(f"validation BLEU: {bleu:.4f}")
     predicted.to_csv("validation_predictions.csv", index=False)
     caption("test", test).to_csv("submission.csv", index=False)
     print("wrote submission.csv")

@@ -1,9 +1,12 @@
-"""Score a captioning submission: corpus BLEU-4 against the hidden reference captions.
+"""Score a captioning submission: MLGym-Bench's BLEU against the hidden references.
 
 Run by the harness in the scorer's sandbox: ``python score.py SUBMISSION_DIR``; the
-prepared data (``test_captions.csv``, about five references per image) is at
-``$HARNESS_TASK_DATA``. BLEU is computed by the task's own ``workspace/bleu.py`` (as
-shipped, never the agent's copy), the code the agent's evaluate.py uses.
+prepared data (``test_references.csv``, about five references per image, processed as
+MLGym's baseline processes them) is at ``$HARNESS_TASK_DATA``. The score is computed by
+the task's own ``workspace/bleu.py`` (as shipped, never the agent's copy), the code the
+agent's evaluate.py uses: per image, character-level BLEU-4 of the caption against each
+reference, averaged; then the mean over the test images. MLGym's agents report that
+number themselves (a ``bleu_score`` column); here the scorer computes it from captions.
 """
 
 from pathlib import Path
@@ -12,7 +15,7 @@ import pandas as pd
 from harness_scoring import SubmissionError, run, task_data, task_workspace
 
 task_workspace()  # makes the task's own bleu.py importable
-from bleu import corpus_bleu  # noqa: E402
+from bleu import mean_score  # noqa: E402
 
 FIX = "write submission.csv with columns image_id,caption: one caption per image of data/test_images.csv"
 
@@ -49,11 +52,11 @@ def read(path: Path, expected: set[int]) -> pd.Series:
 
 
 def score(submission_dir: Path) -> dict[str, float]:
-    references = pd.read_csv(task_data() / "test_captions.csv", keep_default_na=False)
-    by_image = references.groupby("image_id")["caption"].apply(list)
+    references = pd.read_csv(task_data() / "test_references.csv", keep_default_na=False)
+    by_image = references.groupby("image_id")["reference"].apply(list)
     captions = read(submission_dir / "submission.csv", set(by_image.index))
     order = list(by_image.index)
-    return {"bleu": corpus_bleu([captions[i] for i in order], [by_image[i] for i in order])}
+    return {"bleu": mean_score([captions[i] for i in order], [by_image[i] for i in order])}
 
 
 if __name__ == "__main__":

@@ -1,22 +1,22 @@
-"""BLEU-4 of captions for the validation images: ``python evaluate.py [predictions.csv]``.
+"""BLEU of captions for the validation images: ``python evaluate.py [predictions.csv]``.
 
 The file needs columns image_id,caption with one caption per image of
 data/validation_captions.csv (default: validation_predictions.csv, which baseline.py
-writes). Prints {"bleu": ...} as JSON: corpus BLEU-4 against the validation images'
-reference captions, computed by bleu.py exactly as the scorer computes it on the test
-images.
+writes). Prints {"bleu": ...} as JSON: MLGym-Bench's captioning BLEU against
+data/validation_references.csv, computed by bleu.py exactly as the scorer computes it
+on the test images.
 """
 
 import json
 import sys
 
 import pandas as pd
-from bleu import corpus_bleu
+from bleu import mean_score
 
 
 def main(path: str) -> None:
-    references = pd.read_csv("data/validation_captions.csv", keep_default_na=False)
-    by_image = references.groupby("image_id")["caption"].apply(list)
+    references = pd.read_csv("data/validation_references.csv", keep_default_na=False)
+    by_image = references.groupby("image_id")["reference"].apply(list)
     try:
         predictions = pd.read_csv(path, dtype={"caption": str}, keep_default_na=False)
     except (OSError, ValueError) as err:
@@ -27,7 +27,7 @@ def main(path: str) -> None:
     if len(captions) != len(predictions) or set(captions) != set(by_image.index):
         sys.exit(f"{path}: needs one caption for each of the {len(by_image)} validation images")
     order = list(by_image.index)
-    bleu = corpus_bleu([captions[i] for i in order], [by_image[i] for i in order])
+    bleu = mean_score([captions[i] for i in order], [by_image[i] for i in order])
     print(json.dumps({"bleu": round(bleu, 6)}))
 
 
