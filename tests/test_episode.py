@@ -120,17 +120,19 @@ def test_model_over_the_cost_limit_is_autosubmitted(house_price, tmp_path):
     assert result.final_metrics["r2"] == pytest.approx(BASELINE_R2, rel=1e-6)
 
 
-def test_three_format_errors_end_the_episode(house_price, tmp_path):
+def test_three_format_errors_end_the_episode_under_the_harness_profile(house_price, tmp_path):
+    """Each malformed reply spends a step here (the mlgym profile re-asks: test_aci_profiles)."""
     with ChatServer([say("ls"), "I think I will look around.", "no block", "still none"]) as server:
-        result, records, _ = run(house_price, model_for(server), tmp_path)
+        result, records, _ = run(house_price, model_for(server), tmp_path, aci_profile="harness")
     assert result.exit_status == "exit_format"
+    assert result.steps == 4
     observations = [r["observation"] for r in records if r["kind"] == "step"]
     assert "```" in observations[-1]
 
 
 def test_context_error_from_the_server_ends_with_exit_context(house_price, tmp_path):
     with ChatServer([say("ls"), ContextError()]) as server:
-        result, _, _ = run(house_price, model_for(server), tmp_path)
+        result, _, _ = run(house_price, model_for(server), tmp_path, aci_profile="harness")
     assert result.exit_status == "exit_context"
 
 
@@ -245,13 +247,14 @@ def test_a_scripted_episode_leaves_the_same_trajectory_through_solve_and_make(ho
     with ChatServer(SCRIPT) as server:
         out = tmp_path / "solved"
         outcome = CliRunner().invoke(cli, ["solve", "tasks/house_price", "--model", f"openai:test-model@{server.base_url}",
-                                           "--max-steps", "8", "--no-memory", "-q", "--out", str(out)])
+                                           "--max-steps", "8", "--no-memory", "--aci-profile", "mlgym", "-q",
+                                           "--out", str(out)])
         assert outcome.exit_code == 0, outcome.output
         solved = list(read_records(out))
         solve_requests = [r["json"]["messages"] for r in server.chat_requests]
     with ChatServer(SCRIPT) as server:
         model = model_for(server)
-        env = harness.make(house_price, max_steps=8)
+        env = harness.make(house_price, max_steps=8, aci_profile="mlgym")
         try:
             env.reset()
             while True:  # the policy is the same model, fed what the env says it would send
@@ -265,10 +268,11 @@ def test_a_scripted_episode_leaves_the_same_trajectory_through_solve_and_make(ho
         gym_requests = [r["json"]["messages"] for r in server.chat_requests]
     assert info["exit_status"] == "submitted"
     assert gym_requests == solve_requests  # the same conversation, the system prompt included
-    assert [r["kind"] for r in solved] == ["start", "step", "step", "step", "score", "step", "score", "step", "end"]
+    # the malformed reply is asked again within step 2 (a retry record, no step spent)
+    assert [r["kind"] for r in solved] == ["start", "step", "retry", "step", "score", "step", "score", "step", "end"]
     assert comparable(made) == comparable(solved)
     steps = [r for r in solved if r["kind"] == "step"]
-    assert [s["action"] for s in steps] == ["ls", "", "python baseline.py", "validate", "submit"]
+    assert [s["action"] for s in steps] == ["ls", "python baseline.py", "validate", "submit"]
     assert steps[0]["finish_reason"] == "stop" and steps[0]["tool_calls"] == []
 
 
@@ -276,7 +280,7 @@ def test_wall_time_stops_a_running_command(tmp_path):
     out = tmp_path / "run"
     with ChatServer([say("sleep 15")], default=say("ls")) as server:
         outcome = CliRunner().invoke(cli, ["solve", "tasks/house_price", "--model", f"openai:test-model@{server.base_url}",
-                                           "--wall-time", "2", "--no-memory", "-q", "--out", str(out)])
+                                           "--wall-time", "2", "--aci-profile", "harness", "-q", "--out", str(out)])
     assert outcome.exit_code == 0, outcome.output
     steps = [r for r in read_records(out) if r["kind"] == "step"]
     results = json.loads((out / "results.json").read_text())
