@@ -67,7 +67,8 @@ def test_baseline_reproduces_the_recorded_tiny_score(mnli, baseline_run):
     assert baseline_run.score.metrics["accuracy"] == pytest.approx(
         prepared.data_set.baseline["accuracy"], rel=1e-6
     )
-    assert task.baseline_source == "published" and task.baseline["accuracy"] == 52.511
+    assert task.baseline_source == "published" and task.baseline["accuracy"] == 52.511462
+    assert task.mlgym.our_metric("validation_accuracy", ["accuracy"]) == "accuracy"
 
 
 def _score(task, tmp_path, text: str | None):
