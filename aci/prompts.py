@@ -175,7 +175,10 @@ class Prompts:
     def observation(self, text: str, open_file: str | None, cwd: str | None, step: int) -> str:
         """What the agent reads after a command (``step``: the steps taken so far)."""
         if self.templates is not None:
-            template = self.templates.next_step if text.strip() else self.templates.next_step_no_output
+            from aci.execute import NO_OUTPUT  # what execute says for a silent command
+
+            silent = not text.strip() or text == NO_OUTPUT
+            template = self.templates.next_step_no_output if silent else self.templates.next_step
             return self.templates.fill(template, self._values(
                 observation=text, open_file=open_file, working_dir=cwd, current_step=step,
                 remaining_steps=max(0, self.budget.max_steps - step)))
