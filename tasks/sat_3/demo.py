@@ -2,7 +2,8 @@
 
 A scripted agent that works the task through the ACI as a language model would:
 it reads the solver and the baseline heuristic, times the baseline, replaces the
-heuristic with MOMS (most occurrences in the shortest clauses, Freeman's weighting),
+heuristic with two-sided Jeroslow-Wang (weights clauses by how few unassigned
+literals they have left),
 checks it with evaluate.py, validates and submits.
 """
 
@@ -13,30 +14,35 @@ from pathlib import Path
 from harness.models.demo import reply, rewrite
 
 SOLUTION = '''\
-"""Branching heuristic: MOMS (Maximum Occurrences in clauses of Minimum Size).
+"""Branching heuristic: two-sided Jeroslow-Wang.
 
-Branch on the variable that occurs most often in the shortest open clauses,
-counting both signs and favouring variables that occur with both (Freeman's
-weighting): either value then shortens many clauses to units, so unit propagation
-does the work and conflicts show up high in the tree. Try first the sign that
-satisfies more of those clauses. Reads clauses and assignment, changes neither.
+Only a clause's unassigned literals matter: a clause with few of them left is close
+to becoming a unit or a conflict. Each unassigned literal scores 2 ** -k for every
+open clause in which it is one of k unassigned literals; branch on the variable
+with the highest total over both signs (either value then shortens many short
+clauses, so unit propagation does the work and conflicts show up high in the
+tree), trying first the sign with the higher score. Reads the solver's state,
+changes none of it.
 """
 
 
-def choose_literal(clauses, assignment):
-    shortest = min(map(len, clauses))
-    counts = {}
+def heuristic_fn(clauses, assignments, conflict_count, assignment_history, level):
+    scores = {}
     for clause in clauses:
-        if len(clause) == shortest:
-            for literal in clause:
-                counts[literal] = counts.get(literal, 0) + 1
-    best, best_score = 0, -1
-    for literal, count in counts.items():
-        other = counts.get(-literal, 0)
-        score = (count + other) * 64 + count * other
-        if score > best_score:
-            best, best_score = (literal if count >= other else -literal), score
-    return best
+        free = [lit for lit in clause if abs(lit) not in assignments]
+        if free:
+            weight = 2.0 ** -len(free)
+            for lit in free:
+                scores[lit] = scores.get(lit, 0.0) + weight
+    if not scores:
+        return None, True
+    best, best_total = None, -1.0
+    for lit in scores:
+        total = scores[lit] + scores.get(-lit, 0.0)
+        if total > best_total:
+            best, best_total = lit, total
+    positive, negative = scores.get(abs(best), 0.0), scores.get(-abs(best), 0.0)
+    return abs(best), bool(positive >= negative)
 '''
 
 
@@ -45,7 +51,7 @@ def agent(task_dir):
     yield reply("Let me start by looking at the files in the workspace.", "ls -la")
     yield reply("Let me read the solver to see when it calls the heuristic.", "cat solver.py")
     yield reply(
-        "The solver propagates unit clauses and then asks choose_literal for a branch. "
+        "The solver propagates unit clauses and then asks heuristic_fn for a branch. "
         "Let me read the baseline heuristic.",
         "cat heuristic.py",
     )

@@ -1,20 +1,21 @@
 """Score a DPLL branching heuristic: ``python score.py SUBMISSION_DIR``.
 
-The task's own solver.py (workspace/solver.py as shipped, the one the agent's
-evaluate.py uses, never the agent's copy) solves the hidden instances with the
-submitted choose_literal, in a child process that cannot see this directory. The
-solve time of an instance is the CPU time the child's process spends on it, read
-here from the kernel's clock of that process (so the child cannot misreport it,
-and other work on a busy machine barely changes it); the child may not start
-processes or threads, whose work would go unmeasured. REPEATS passes, each in a
-fresh process; an instance's time is its fastest pass, the metric the sum over
-instances. Every answer of every
-pass is checked: a satisfying assignment must satisfy every clause, an UNSAT
-answer must match the known result. One wrong answer invalidates the submission.
+MLGym-Bench's protocol on a hidden set: the task's own solver.py (as shipped, never
+the agent's copy) makes one pass over the formulas of dataset.json.gz here
+(literals as numpy int64, as in MLGym's data set) with the submitted heuristic_fn,
+in a child process that cannot see this directory. The metric is the time of that
+pass: the CPU time of the child's process, read here from the kernel's clock of
+that process (the child cannot misreport it; on an idle machine it equals MLGym's
+wall clock, and other work on a busy machine barely changes it). The child may not
+start processes or threads. Every answer is checked here, against the scorer's own
+copy of the formulas: a satisfying assignment must satisfy every clause, an
+unsatisfiable answer must match the known one; one wrong answer invalidates the
+submission.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -23,83 +24,85 @@ from harness_submitted import SubmittedCode, TooSlow
 
 HERE = Path(__file__).resolve().parent
 WORKSPACE = task_workspace()
-REPEATS = 3
-PASS_LIMIT = 60.0  # seconds for one pass over all instances
+PASS_LIMIT = 900.0  # seconds for the pass over all formulas
 SEED = 0
-
-from solver import read_dimacs  # noqa: E402
 
 ENTRY = """
 
-def solve_instance(clauses, num_vars):
-    if not callable(getattr(submission, "choose_literal", None)):
-        raise LookupError("heuristic.py defines no function choose_literal: define it")
-    return solve(clauses, num_vars, submission.choose_literal)
+import numpy as _np
+
+_FORMULAS = []
+
+
+def load_formulas(rows):
+    _FORMULAS[:] = [[[_np.int64(lit) for lit in clause] for clause in row] for row in rows]
+    return len(_FORMULAS)
+
+
+def solve_all():
+    heuristic = getattr(submission, "heuristic_fn", None)
+    if not callable(heuristic):
+        raise LookupError("heuristic.py defines no function heuristic_fn: define it")
+    answers = []
+    for formula in _FORMULAS:
+        solver = DPLL(formula, heuristic)
+        if solver.solve():
+            answers.append([int(v) if value else -int(v) for v, value in solver.model.items()])
+        else:
+            answers.append(None)
+    return answers
 """
 
 
-def load_instances() -> list[tuple[str, list[list[int]], int, str]]:
-    directory = HERE / "instances"
-    expected = json.loads((directory / "expected.json").read_text())
-    return [(name, *read_dimacs(directory / name), answer) for name, answer in expected.items()]
+def load_instances(path: Path = HERE / "dataset.json.gz") -> list[list]:
+    with gzip.open(path, "rt") as file:
+        return json.load(file)
 
 
-def check(result, name: str, clauses: list[list[int]], num_vars: int, answer: str) -> None:
-    """Raise SubmissionError unless ``result`` is a right answer for the instance."""
-    sat, values = result if isinstance(result, list) and len(result) == 2 else (None, None)
-    if sat is True:
-        if not (
-            isinstance(values, list)
-            and len(values) == num_vars
-            and all(isinstance(v, bool) for v in values)
-        ):
+def check(answer, row: list) -> None:
+    """Raise SubmissionError unless ``answer`` is right for the formula ``row``."""
+    index, clauses, is_sat = row[0], row[3], row[4]
+    advice = (
+        "a wrong answer invalidates the submission (does heuristic_fn change the solver's state?)"
+    )
+    if answer is None:
+        if is_sat:
             raise SubmissionError(
-                f"heuristic.py: the solver returned a malformed assignment for instance {name}"
+                f"heuristic.py: wrong answer on formula {index}: the solver says unsatisfiable "
+                f"but it is satisfiable; {advice}"
             )
-        broken = next(
-            (c for c in clauses if not any(values[abs(x) - 1] == (x > 0) for x in c)), None
+        return
+    if not isinstance(answer, list) or not all(type(x) is int for x in answer):
+        raise SubmissionError(f"heuristic.py: the solver returned a malformed answer for {index}")
+    true = set(answer)
+    broken = next((c for c in clauses if not any(x in true for x in c)), None)
+    if broken is not None:
+        raise SubmissionError(
+            f"heuristic.py: wrong answer on formula {index}: the assignment found leaves "
+            f"clause {broken} unsatisfied; {advice}"
         )
-        if broken is not None:
-            raise SubmissionError(
-                f"heuristic.py: wrong answer on instance {name}: the assignment found violates "
-                f"clause {broken}; a wrong answer invalidates the submission (does "
-                "choose_literal modify clauses or assignment?)"
-            )
-    elif sat is False and values is None:
-        if answer != "UNSAT":
-            raise SubmissionError(
-                f"heuristic.py: wrong answer on instance {name}: the solver says unsatisfiable "
-                "but it is satisfiable; a wrong answer invalidates the submission (does "
-                "choose_literal modify clauses or assignment?)"
-            )
-    else:
-        raise SubmissionError(f"heuristic.py: the solver returned a malformed answer for {name}")
 
 
 def score(submission_dir: Path) -> dict[str, float]:
     source = (WORKSPACE / "solver.py").read_text() + ENTRY
-    instances = load_instances()
-    best = [float("inf")] * len(instances)
-    for _ in range(REPEATS):
-        with SubmittedCode(
-            submission_dir / "heuristic.py", hide=[HERE], seed=SEED, measure_cpu=True
-        ) as code:
-            spent = 0.0
-            for i, (name, clauses, num_vars, answer) in enumerate(instances):
-                try:
-                    result = code.run(
-                        source, "solve_instance", clauses, num_vars, timeout=PASS_LIMIT - spent
-                    )
-                except TooSlow:
-                    raise SubmissionError(
-                        f"heuristic.py: solving the {len(instances)} instances took longer than "
-                        f"{PASS_LIMIT:g}s (stopped at {name}): make choose_literal faster or "
-                        "its choices better"
-                    ) from None
-                spent += code.elapsed
-                check(result, name, clauses, num_vars, answer)
-                best[i] = min(best[i], code.cpu)
-    return {"time": sum(best)}
+    rows = load_instances()
+    with SubmittedCode(
+        submission_dir / "heuristic.py", hide=[HERE], seed=SEED, measure_cpu=True
+    ) as code:
+        code.run(source, "load_formulas", [row[3] for row in rows], timeout=300)
+        try:
+            answers = code.run(source, "solve_all", timeout=PASS_LIMIT)
+        except TooSlow:
+            raise SubmissionError(
+                f"heuristic.py: one pass over the {len(rows)} formulas took longer than "
+                f"{PASS_LIMIT:g}s: make heuristic_fn faster or its choices better"
+            ) from None
+        elapsed = code.cpu
+    if not isinstance(answers, list) or len(answers) != len(rows):
+        raise SubmissionError("heuristic.py: the solver did not answer for every formula")
+    for answer, row in zip(answers, rows, strict=True):
+        check(answer, row)
+    return {"time": round(elapsed, 3)}
 
 
 if __name__ == "__main__":

@@ -1,42 +1,42 @@
-"""Time your heuristic on the instances in data/: ``python evaluate.py``.
+"""Time the solver with your heuristic: ``python evaluate.py``.
 
-Solves every instance of data/instances with solver.py and the choose_literal of
-heuristic.py, checks each answer (a satisfying assignment must satisfy every
-clause, UNSAT must match data/instances/expected.json) and prints
-{"time": total CPU seconds, "instances": n} as JSON. The scorer measures the same
-way (CPU time, which a busy machine barely changes) on its own instances of the
-same kind, taking each instance's fastest of 3 runs, so its times are close to,
-not equal to, these.
+MLGym-Bench's protocol: one pass of solver.py's DPLL with heuristic.py's
+heuristic_fn over the 24,000 formulas of data/dataset.json.gz (literals as numpy
+int64, as in MLGym's data set), timed by the wall clock. Every answer is checked
+(a satisfying assignment against the clauses, an unsatisfiable answer against the
+known one); a wrong answer stops the run. Prints {"Time": seconds, "Correct": ...,
+"Incorrect": 0, "Decisions": ...}. The scorer times the same protocol on a hidden
+set of the same kind.
 """
 
+import gzip
 import json
-import random
 import sys
 import time
-from pathlib import Path
 
-from heuristic import choose_literal
-from solver import read_dimacs, solve
-
-DATA = Path("data/instances")
+import numpy as np
+from heuristic import heuristic_fn
+from solver import DPLL
 
 
 def main() -> None:
-    expected = json.loads((DATA / "expected.json").read_text())
-    total = 0.0
-    for name, answer in expected.items():
-        clauses, num_vars = read_dimacs(DATA / name)
-        random.seed(0)
-        started = time.process_time()
-        sat, values = solve([list(c) for c in clauses], num_vars, choose_literal)
-        total += time.process_time() - started
-        if sat:
-            ok = all(any(values[abs(x) - 1] == (x > 0) for x in clause) for clause in clauses)
-        else:
-            ok = answer == "UNSAT"
-        if not ok:
-            sys.exit(f"wrong answer on {name}: {'SAT' if sat else 'UNSAT'} (expected {answer})")
-    print(json.dumps({"time": round(total, 4), "instances": len(expected)}))
+    with gzip.open("data/dataset.json.gz", "rt") as file:
+        rows = json.load(file)
+    formulas = [[[np.int64(lit) for lit in clause] for clause in row[3]] for row in rows]
+    correct = decisions = 0
+    start = time.time()
+    for row, formula in zip(rows, formulas, strict=True):
+        index, is_sat = row[0], row[4]
+        solver = DPLL(formula, heuristic_fn)
+        answer = solver.solve()
+        if answer != is_sat or (
+            answer and not all(any(solver.model.get(abs(x)) is (x > 0) for x in c) for c in row[3])
+        ):
+            sys.exit(f"wrong answer on formula {index}: a wrong answer invalidates the heuristic")
+        correct += 1
+        decisions += solver.num_decisions
+    elapsed = round(time.time() - start, 3)
+    print(json.dumps({"Time": elapsed, "Correct": correct, "Incorrect": 0, "Decisions": decisions}))
 
 
 if __name__ == "__main__":
