@@ -47,11 +47,12 @@ def reply(command: str) -> str:
 
 @pytest.fixture
 def make_env(house_price, house_price_env):
-    """harness.make on house_price; every env made is closed after the test."""
+    """harness.make on house_price; every env made is closed after the test. These tests
+    assert the harness profile's statuses, so they ask for it (house_price defaults to mlgym)."""
     made = []
 
     def make(**limits):
-        env = harness.make(house_price, **limits)
+        env = harness.make(house_price, **{"aci_profile": "harness", **limits})
         made.append(env)
         return env
 

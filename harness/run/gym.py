@@ -245,8 +245,8 @@ class ResearchEnv(gymnasium.Env):
         self._last_observation = observation
         if self.render_mode == "human":
             print(observation)
-        return (observation, reward, status in TERMINATED,
-                status is not None and status not in TERMINATED, info)
+        ended_by_agent = status in TERMINATED or aci.ended_by_agent(status)  # MLGym's names too
+        return (observation, reward, ended_by_agent, status is not None and not ended_by_agent, info)
 
     def render(self) -> str | None:
         """The last observation ("ansi" returns it; "human" prints each one in step)."""
