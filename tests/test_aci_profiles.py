@@ -196,3 +196,23 @@ def test_bench_runs_without_memory_unless_asked(tmp_path):
     assert "memory" not in study and study["aci_profile"] == "harness"
     asked = make_config(["titanic"], ["demo"], 1, EpisodeOptions(memory=True)).to_json()
     assert asked["memory"] is True
+
+
+# -- the gym env takes the profile as an option --------------------------------------------
+
+
+def test_the_gym_env_runs_the_mlgym_profile(house_price, house_price_env):
+    import harness
+
+    env = harness.make(house_price, max_steps=5, aci_profile="mlgym")
+    try:
+        observation, _ = env.reset()
+        assert "(Current Step: 0, Remaining Steps: 5)" in observation
+        observation, _, terminated, truncated, info = env.step("No command in this reply.")
+        assert "not formatted correctly" in observation and info["step"] == 0
+        assert env.chat()[-2]["content"] == "No command in this reply."  # sent once more with the error
+        observation, _, terminated, truncated, info = env.step(say("submit"))
+        assert (terminated, truncated, info["exit_status"]) == (True, False, "submission_not_found (submit)")
+        assert info["step"] == 1
+    finally:
+        env.close()
