@@ -98,6 +98,8 @@ def make_config(tasks: list[str], models: list[str], runs: int,
     options = options or EpisodeOptions()
     if options.seed is None:
         options = options.replace(seed=0)
+    if options.memory is None:  # off in studies unless asked (harness bench --memory)
+        options = options.replace(memory=False)
     if runs < 1:
         raise StudyError(f"--runs {runs}: a study needs at least one run per task and model")
     if not tasks or not models:
