@@ -216,3 +216,15 @@ def test_the_gym_env_runs_the_mlgym_profile(house_price, house_price_env):
         assert info["step"] == 1
     finally:
         env.close()
+
+
+def test_solve_turns_memory_on_when_asked_under_the_mlgym_profile(tmp_path):
+    out = tmp_path / "run"
+    outcome = CliRunner().invoke(cli, ["solve", "house_price", "--model", "demo", "--aci-profile", "mlgym",
+                                       "--memory", str(tmp_path / "notes.sqlite"), "-q", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert config["memory"] is True and "memory_read" in config["tools"]
+    both = CliRunner().invoke(cli, ["solve", "house_price", "--memory", "--no-memory"])
+    assert both.exit_code == 2 and both.output.strip() == \
+        "error: --memory and --no-memory contradict each other: give one"
