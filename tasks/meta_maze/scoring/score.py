@@ -27,7 +27,6 @@ HERE = Path(__file__).resolve().parent
 WORKSPACE = task_workspace()  # the task's own evaluate.py, never the agent's copy
 import evaluate  # noqa: E402
 import numpy as np  # noqa: E402
-from gymnax.environments import spaces  # noqa: E402
 
 CONFIG = "config.yaml"
 NUM_ENVS = int(os.environ.get("HARNESS_RL_EVAL_ENVS", evaluate.NUM_ENVS))
@@ -69,24 +68,15 @@ def check_policy(function, params: list, name: str) -> None:
     custom = sorted(set(re.findall(r"custom_call\s*@([\w.$-]+)", function.mlir_module())))
     if custom:
         raise SubmissionError(f"{where}: the policy calls custom code ({', '.join(custom)}): use JAX operations")
-    env, env_params = evaluate.make_env()
     expected = [(p.shape, p.dtype) for p in params]
     expected += [((NUM_ENVS, *evaluate.observation_shape()), np.dtype("float32")), ((2,), np.dtype("uint32"))]
     got = [(tuple(a.shape), np.dtype(a.dtype)) for a in function.in_avals]
     if got != expected:
         raise SubmissionError(f"{where}: the policy's inputs do not match its parameters and observations")
     outs = function.out_avals
-    space = env.action_space(env_params)
-    if isinstance(space, spaces.Discrete):
-        fits = len(outs) == 1 and outs[0].shape == (NUM_ENVS,) and np.issubdtype(outs[0].dtype, np.integer)
-        want = f"({NUM_ENVS},) integers"
-    else:
-        fits = len(outs) == 1 and outs[0].shape in {(NUM_ENVS, *space.shape), (NUM_ENVS,)}
-        fits = fits and np.issubdtype(outs[0].dtype, np.floating)
-        want = f"({NUM_ENVS}, {', '.join(map(str, space.shape))}) floats"
-    if not fits:
+    if len(outs) != 1 or tuple(outs[0].shape[:1]) != (NUM_ENVS,):
         shown = ", ".join(f"{a.dtype}{list(a.shape)}" for a in outs)
-        raise SubmissionError(f"{where}: pi.sample gives {shown}; the environment takes {want}")
+        raise SubmissionError(f"{where}: pi.sample gives {shown}: one action per environment wanted")
 
 
 def exported_policy(code: SubmittedCode, submission: Path, name: str):
@@ -96,7 +86,10 @@ def exported_policy(code: SubmittedCode, submission: Path, name: str):
             "export_policy", str(submission.resolve()), CONFIG, name, NUM_ENVS, timeout=EXPORT_TIMEOUT
         )
     except SubmissionError as err:
-        raise SubmissionError(_PREFIX.sub("", str(err))) from None
+        message = _PREFIX.sub("", str(err))
+        if message.startswith("evaluate.py: "):  # the child failed otherwise (died, timed out)
+            message = f"checkpoints/{name} (loaded with your src/): " + message[len("evaluate.py: "):]
+        raise SubmissionError(message) from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("policy", "params")):
         raise SubmissionError(f"checkpoints/{name}: the policy export returned no policy")
     try:

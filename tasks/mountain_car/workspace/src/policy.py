@@ -15,6 +15,8 @@ episodes (sampled actions) and their mean return is logged.
 Each update (collecting the steps and learning from them) is one compiled function.
 """
 
+from functools import cache
+
 import gymnax
 import jax
 import jax.numpy as jnp
@@ -144,25 +146,49 @@ def make_evaluate(env, env_params, num_envs):
     return evaluate
 
 
+_SETTINGS = ("num_train_steps", "lr_begin", "lr_end", "lr_warmup", "max_grad_norm", "num_train_envs", "n_steps", "n_minibatch", "epoch_ppo", "gamma", "gae_lambda",
+             "clip_eps", "critic_coeff", "entropy_coeff", "num_test_rollouts")
+_CACHE = {}
+
+
+@cache
+def _environment():
+    return gymnax.make(ENV_ID)
+
+
+def _compiled(env, env_params, config, model):
+    """The optimizer, update and evaluation functions of these settings and this
+    architecture, made once per process, so that the five seeds of train.py compile
+    them once (a new model object would count as a new function to jit)."""
+    key = (*(config[name] for name in _SETTINGS), repr(model))
+    if key not in _CACHE:
+        schedule = optax.linear_schedule(
+            init_value=-float(config.lr_begin),
+            end_value=-float(config.lr_end),
+            transition_steps=max(1, int(config.num_train_steps * config.lr_warmup)),
+        )
+        tx = optax.chain(
+            optax.clip_by_global_norm(float(config.max_grad_norm)),
+            optax.scale_by_adam(eps=1e-5),
+            optax.scale_by_schedule(schedule),
+        )
+        _CACHE[key] = (
+            tx,
+            make_update(env, env_params, config),
+            make_evaluate(env, env_params, int(config.num_test_rollouts)),
+            model.apply,
+        )
+    return _CACHE[key]
+
+
 def train_ppo(rng, config, model, params, mle_log=None):
     """Train ``model`` from ``params`` with PPO; returns (log_steps, log_return, params)."""
-    env, env_params = gymnax.make(ENV_ID)
+    env, env_params = _environment()
     num_envs, n_steps = int(config.num_train_envs), int(config.n_steps)
     num_total_epochs = int(config.num_train_steps // num_envs + 1)
     num_updates = max(1, num_total_epochs // (n_steps + 1))
-    schedule = optax.linear_schedule(
-        init_value=-float(config.lr_begin),
-        end_value=-float(config.lr_end),
-        transition_steps=max(1, int(config.num_train_steps * config.lr_warmup)),
-    )
-    tx = optax.chain(
-        optax.clip_by_global_norm(float(config.max_grad_norm)),
-        optax.scale_by_adam(eps=1e-5),
-        optax.scale_by_schedule(schedule),
-    )
-    train_state = TrainState.create(apply_fn=model.apply, params=params, tx=tx)
-    update = make_update(env, env_params, config)
-    evaluate = make_evaluate(env, env_params, int(config.num_test_rollouts))
+    tx, update, evaluate, apply_fn = _compiled(env, env_params, config, model)
+    train_state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
 
     rng, rng_reset, rng_step, rng_eval = jax.random.split(rng, 4)
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
