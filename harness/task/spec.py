@@ -185,6 +185,11 @@ class MlgymLink(_Strict):
     against the published models unless asked, and reports mark it."""
     differs: str = ""
     """One line on what differs from the benchmark when ``same_scale`` is false."""
+    noise: dict[str, float] = Field(default_factory=dict)
+    """One standard deviation of MLGym's own evaluation of one fixed submission, by
+    this task's metric name, where that evaluation is unseeded (the games draw 10,000
+    fresh random games each time), e.g. ``{score: 0.004}``. ``harness replay`` of a
+    published run counts a score within 3 of them of the recorded one as reproduced."""
 
     def our_metric(self, mlgym_name: str, ours: list[str]) -> str | None:
         """This task's name for MLGym's metric ``mlgym_name`` (None when unmapped)."""
@@ -304,6 +309,12 @@ class Task(_Strict):
                     raise TaskError(
                         f"{shown}: field 'mlgym.metrics.{theirs}': unknown metric {ours!r} "
                         f"(metrics are: {', '.join(names)})"
+                    )
+            for ours, sd in self.mlgym.noise.items():
+                if ours not in names or not (math.isfinite(sd) and sd >= 0):
+                    raise TaskError(
+                        f"{shown}: field 'mlgym.noise.{ours}': a metric of this task "
+                        f"({', '.join(names)}) and a standard deviation >= 0"
                     )
             if not self.mlgym.same_scale and not self.mlgym.differs:
                 raise TaskError(
