@@ -114,6 +114,11 @@ def test_mlgym_profile_asks_a_malformed_reply_again_within_the_step(house_price,
     # ... and neither stays in the history once a good reply comes
     assert not any("look around" in str(m.get("content")) for m in requests[4])
     assert [s["action"] for s in steps_of(records)] == ["ls", "python baseline.py", "submit"]
+    # `harness show` prints what the model said when it was asked again
+    shown = CliRunner().invoke(cli, ["show", str(tmp_path / "run")])
+    assert shown.exit_code == 0, shown.output
+    assert "step 2: malformed reply, asked again (attempt 2)" in shown.output
+    assert "Still no block." in shown.output
 
 
 @pytest.mark.parametrize(("first", "status"), [

@@ -49,11 +49,19 @@ def render(run_dir: Path, *, full: bool = False) -> None:
             console.print(Panel(_text(str(record.get("action") or "(no action: format error)")), title=title,
                                 title_align="left", border_style="cyan"))
             console.print(Text(_clip(str(record.get("observation") or ""), full)))
+        elif kind == "retry":
+            # A malformed reply the mlgym profile asked again for: no step was spent.
+            console.print(_text(f"step {record.get('n')}: malformed reply, asked again "
+                                f"(attempt {record.get('attempt')})", style="yellow"))
+            console.print(Text(_clip(str(record.get("reply") or "(empty reply)"), full, 12), style="italic"))
+            console.print(Text(_clip(str(record.get("observation") or ""), full, 12)))
         elif kind == "score":
             console.print(_text(f"score ({record.get('source')}): {record.get('metrics') or record.get('error')}",
                                style="bold green" if record.get("metrics") else "bold red"))
         elif kind == "end":
             console.print(_text(f"end: {record.get('exit_status')} · final {record.get('final_metrics')}", style="bold"))
+            if record.get("error"):
+                console.print(_text(f"why: {record['error']}", style="bold red"))
     results = Path(run_dir) / RESULTS
     if Path(run_dir).is_dir() and results.is_file():
         data = json.loads(results.read_text())
