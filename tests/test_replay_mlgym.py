@@ -108,3 +108,99 @@ def test_replay_of_an_unlinked_traj_says_to_pass_task(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["replay", str(traj)])
     assert result.exit_code != 0
     assert "no task here links MLGym task 'coinGame'" in result.output and "--task" in result.output
+
+
+# -- a run that saw other starter files than ours ------------------------------------
+
+SEEN = ["# The starter strategy as the run saw it: two lines more than ours.", "",
+        "def row_strategy(history):", "    return 0 if len(history) % 4 else 1"]
+"""strategy.py as the recorded run's `open` showed it; the task's own is its last two lines."""
+ALWAYS_1 = 10 / 20  # row always 1: (1, 1) on the column's 10 even rounds
+
+
+def _run(directory: Path, steps: list[dict], scores: list[dict], exit_status: str = "submitted") -> Path:
+    run = directory / "metagen-tiny-model__coinGame__default__t-0.00__run_1"
+    run.mkdir(parents=True)
+    path = run / "coinGame.traj"
+    path.write_text(json.dumps({"trajectory": steps, "history": [],
+                                "info": {"exit_status": exit_status, "score": scores}}))
+    return path
+
+
+def _open_seen() -> dict:
+    shown = "\n".join(f"{n}:{text}" for n, text in enumerate(SEEN, 1))
+    return {"action": 'open "strategy.py"\n', "thought": "",
+            "observation": f"[File: /home/agent/workspace/strategy.py (4 lines total)]\n{shown}"}
+
+
+def _edit_body() -> dict:
+    """Replace the body (line 4 of the file the run saw) with `return 1`."""
+    shown = "\n".join(f"{n}:{text}" for n, text in enumerate([*SEEN[:3], "    return 1"], 1))
+    return {"action": "edit 4:4\n    return 1\nend_of_edit\n", "thought": "",
+            "observation": f"[File: /home/agent/workspace/strategy.py (4 lines total)]\n{shown}\n"
+                           "File updated. Please review the changes and make sure they are correct "
+                           "(correct indentation, no duplicate lines, etc). Edit the file again if necessary."}
+
+
+def _validate(score: float) -> dict:
+    return {"action": "validate\n", "thought": "",
+            "observation": f"Baseline Score: {{'Score': 1.75}}\nEvaluation Score: {{'Score': {score}}}"}
+
+
+def test_replay_lays_the_files_the_run_saw_so_its_edits_land_on_the_same_lines(where, tmp_path, monkeypatch):
+    # On the task's own 2-line strategy.py, `edit 4:4` would add an unreachable line
+    # and the score would stay 1.75; on the file the run saw it replaces the body.
+    monkeypatch.chdir(where)
+    steps = [_open_seen(), _edit_body(), _validate(ALWAYS_1), {"action": "submit\n", "observation": ""}]
+    traj = _run(tmp_path, steps, [{"Score": ALWAYS_1}, {"Score": ALWAYS_1}])
+    out = tmp_path / "replayed"
+    result = CliRunner().invoke(main, ["replay", str(traj), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt from the recording: strategy.py (step 1, 4 lines)" in result.output
+    assert "viewer/editor observations: 2 of 2 identical to the recording" in result.output
+    assert f"step 3 validate: recorded score={ALWAYS_1:.6g} · replayed score={ALWAYS_1:.6g} · same" in result.output
+    assert (out / "workspace/strategy.py").read_text() == "\n".join([*SEEN[:3], "    return 1"]) + "\n"
+
+
+def test_a_max_steps_run_is_autosubmitted_at_the_same_step(where, tmp_path, monkeypatch):
+    # MLGym asked for a 4th reply, then submitted without running it: the replay must
+    # not run it either (a 4th `validate` would be one score too many).
+    monkeypatch.chdir(where)
+    steps = [_open_seen(), _edit_body(), _validate(ALWAYS_1), {"action": "validate\n", "observation": ""}]
+    traj = _run(tmp_path, steps, [{"Score": ALWAYS_1}, {"Score": ALWAYS_1}], "autosubmission (max_steps)")
+    result = CliRunner().invoke(main, ["replay", str(traj), "--out", str(tmp_path / "replayed")])
+    assert result.exit_code == 0, result.output
+    assert "final submit: recorded score=0.5 · replayed score=0.5 · same" in result.output
+    assert "replayed 3 steps" in result.output and "exit autosubmission (max_steps)" in result.output
+
+
+@pytest.fixture()
+def noisy(where, tmp_path) -> Path:
+    """``where`` with coin_game declaring MLGym's evaluation noise (sd 0.1)."""
+    import shutil
+
+    root = tmp_path / "noisy"
+    shutil.copytree(where / "tasks", root / "tasks")
+    spec = root / "tasks/coin_game/task.yaml"
+    spec.write_text(spec.read_text().replace("  id: coinGame\n", "  id: coinGame\n  noise:\n    score: 0.1\n"))
+    return root
+
+
+@pytest.mark.parametrize(("recorded", "code", "verdict"), [
+    (GAME_SCORE - 0.25, 0, "within noise (3 sd = score 0.3)"), (GAME_SCORE - 0.35, 1, "DIFFERENT")])
+def test_a_score_within_the_declared_noise_reproduces(noisy, tmp_path, monkeypatch, recorded, code, verdict):
+    monkeypatch.chdir(noisy)
+    traj = _traj(tmp_path, recorded, GAME_SCORE)
+    result = CliRunner().invoke(main, ["replay", str(traj), "--out", str(tmp_path / "replayed")])
+    assert result.exit_code == code, result.output
+    assert f"step 2 validate: recorded score={recorded:.6g} · replayed score=1.75 · {verdict}" in result.output
+
+
+def test_noise_for_an_unknown_metric_is_one_line(noisy, monkeypatch):
+    from harness.errors import TaskError
+    from harness.task.spec import Task
+
+    spec = noisy / "tasks/coin_game/task.yaml"
+    spec.write_text(spec.read_text().replace("    score: 0.1\n", "    Score: 0.1\n"))
+    with pytest.raises(TaskError, match=r"field 'mlgym.noise.Score': a metric of this task \(score\)"):
+        Task.load(spec.parent)
