@@ -227,3 +227,15 @@ def test_a_misspelt_model_is_refused_before_the_study_starts(tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "unknown model 'dmeo'" in lines[0], done.stderr
     assert not (study / "episodes").exists()  # no episode of 'demo' ran first
+
+
+def test_a_study_refuses_to_resume_when_its_agent_config_file_changed(tmp_path):
+    agent_config = tmp_path / "agent.yaml"
+    agent_config.write_text("agent:\n  templates:\n    system_template: one\n")
+    options = EpisodeOptions(agent_config=agent_config)
+    study = tmp_path / "study"
+    Study.open(study, make_config(["titanic"], ["demo"], 1, options), resume=False).close()
+    Study.open(study, make_config(["titanic"], ["demo"], 1, options), resume=True).close()
+    agent_config.write_text("agent:\n  templates:\n    system_template: two\n")  # same name, new prompts
+    with pytest.raises(StudyError, match="agent-config"):
+        Study.open(study, make_config(["titanic"], ["demo"], 1, options), resume=True)

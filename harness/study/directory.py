@@ -115,6 +115,12 @@ def make_config(tasks: list[str], models: list[str], runs: int,
             tool_hashes[str(path)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
         except OSError as err:
             raise StudyError(f"--tools {path}: cannot read it ({err.strerror})") from None
+    if options.agent_config:  # its templates decide the prompts: pin its content, not its name
+        try:
+            digest = hashlib.sha256(Path(options.agent_config).read_bytes()).hexdigest()[:16]
+        except OSError as err:
+            raise StudyError(f"--agent-config {options.agent_config}: cannot read it ({err.strerror})") from None
+        tool_hashes[f"agent-config:{options.agent_config}"] = digest
     return StudyConfig(
         tasks=tuple(t.id for t in loaded), models=tuple(models), runs=runs, options=options,
         task_versions={t.id: t.version for t in loaded}, tool_hashes=tool_hashes,
