@@ -129,54 +129,15 @@ class SubmittedCode:
         if not self.path.is_file():
             raise SubmissionError(f"{name} not found: write it in the workspace root")
         home = str(self.path.parent.resolve())
-        argv = [
-            find_bwrap(),
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--ro-bind",
-            "/",
-            "/",
-            "--tmpfs",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-            "--dev",
-            "/dev",
-        ]
-        for kept in _python_under_tmp():  # the fresh /tmp must not hide the interpreter
-            argv += ["--ro-bind", kept, kept]
-        argv += ["--ro-bind", home, home]
+        mounts = ["--ro-bind", home, home]
         for directory in self.hide:
             if Path(directory).exists():
-                argv += ["--tmpfs", str(directory)]
-        argv += [
-            "--setenv",
-            "PYTHONHASHSEED",
-            "0",
-            "--setenv",
-            "OMP_NUM_THREADS",
-            "1",
-            "--setenv",
-            "OPENBLAS_NUM_THREADS",
-            "1",
-            "--chdir",
-            home,
-            "--",
-            sys.executable,
-            "-I",
-            str(Path(__file__).resolve()),
-            "serve",
-            str(self.path.resolve()),
-            str(self.seed),
-        ]
-        filter_fd = _seccomp_filter()
-        if filter_fd is not None:
-            argv[1:1] = ["--seccomp", str(filter_fd)]
+                mounts += ["--tmpfs", str(directory)]
+        argv, filter_fd = isolated_command(
+            [sys.executable, "-I", str(Path(__file__).resolve()), "serve", str(self.path.resolve()),
+             str(self.seed)],
+            mounts=mounts, chdir=home,
+        )
         try:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -336,6 +297,30 @@ class SubmittedCode:
             f"{self.path.name}: the process running it ended during {what} ({why}; "
             "too much memory, or a call to exit?)"
         )
+
+
+def isolated_command(command: list[str], *, mounts: list[str], chdir: str,
+                     env: dict[str, str] | None = None) -> tuple[list[str], int | None]:
+    """bwrap's command line for running ``command`` cut off from everything: no
+    namespaces shared, no network, the host read-only, fresh /proc and /tmp, one thread
+    per numeric library, the harness's seccomp filter when it is beside this file.
+    ``mounts`` are bwrap arguments laid over that (the code's directory, what to hide).
+    Returns the argv and the filter's fd, which the caller passes to the child and
+    then closes (None without a filter)."""
+    argv = [find_bwrap(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--tmpfs", "/proc",
+            "--tmpfs", "/tmp", "--dev", "/dev"]
+    for kept in _python_under_tmp():  # the fresh /tmp must not hide the interpreter
+        argv += ["--ro-bind", kept, kept]
+    argv += mounts
+    settings = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
+    for name, value in settings.items():
+        argv += ["--setenv", name, value]
+    argv += ["--chdir", chdir, "--", *command]
+    filter_fd = _seccomp_filter()
+    if filter_fd is not None:
+        argv[1:1] = ["--seccomp", str(filter_fd)]
+    return argv, filter_fd
 
 
 def _seccomp_filter() -> int | None:

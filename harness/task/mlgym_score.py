@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 from harness_scoring import SubmissionError, run, task_workspace
-from harness_submitted import SECCOMP_FILE, _python_under_tmp, find_bwrap
+from harness_submitted import isolated_command
 
 HERE = Path(__file__).resolve().parent
 MLGYM_WORKSPACE = "/home/agent/workspace"
@@ -83,23 +83,14 @@ def build_workspace(submission_dir: Path, work: Path, config: dict) -> None:
 
 
 def _isolated(work: Path, command: list[str]) -> tuple[list[str], int | None]:
-    """The child sandbox's command line and the seccomp filter's fd (or None)."""
-    argv = [find_bwrap(), "--unshare-all", "--unshare-user", "--disable-userns",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--tmpfs", "/proc", "--tmpfs", "/tmp", "--dev", "/dev"]
-    for kept in _python_under_tmp():  # the fresh /tmp must not hide the interpreter
-        argv += ["--ro-bind", kept, kept]
-    argv += ["--tmpfs", str(HERE), "--tmpfs", "/home",
-             "--bind", str(work), MLGYM_WORKSPACE, "--chdir", MLGYM_WORKSPACE,
-             "--setenv", "HOME", "/home/agent", "--setenv", "PYTHONHASHSEED", "0",
-             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "OPENBLAS_NUM_THREADS", "1",
-             "--setenv", "MPLBACKEND", "Agg", "--", *command]
-    try:
-        fd = os.open(Path(sys.modules["harness_submitted"].__file__).with_name(SECCOMP_FILE), os.O_RDONLY)
-    except OSError:
-        return argv, None
-    argv[1:1] = ["--seccomp", str(fd)]
-    return argv, fd
+    """The child sandbox's command line and the seccomp filter's fd (or None): the
+    scorer's files and /home hidden, MLGym's workspace path writable."""
+    return isolated_command(
+        command,
+        mounts=["--tmpfs", str(HERE), "--tmpfs", "/home", "--bind", str(work), MLGYM_WORKSPACE],
+        chdir=MLGYM_WORKSPACE,
+        env={"HOME": "/home/agent", "MPLBACKEND": "Agg"},
+    )
 
 
 def metrics_from_output(stdout: str, names: dict[str, str]) -> dict[str, float]:
