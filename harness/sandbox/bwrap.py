@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import SandboxUnavailable
 from harness.sandbox.files import SANDBOX_WORKSPACE
+from harness.sandbox.threads import default_threads, thread_env
 
 SANDBOX_HOME = "/home/agent"
 SANDBOX_UID = 1000
@@ -217,8 +218,6 @@ def sandbox_env(
         "TMPDIR": "/tmp",
         "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpus),
     }
-    if cpu_threads > 0:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-            env[name] = str(cpu_threads)
+    env.update(thread_env(cpu_threads if cpu_threads > 0 else default_threads()))
     env.update(extra)
     return env

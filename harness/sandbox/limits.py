@@ -38,4 +38,5 @@ class Limits:
     output_bytes: int = 100_000
     """Output kept per command; beyond it the head and tail are kept."""
     cpu_threads: int = 0
-    """If > 0, caps OMP/MKL/OpenBLAS/torch threads via environment variables."""
+    """Threads the numeric libraries may use (OMP/MKL/OpenBLAS/torch … variables);
+    0: ``HARNESS_THREADS``, else the CPUs this process may use (harness.sandbox.threads)."""
