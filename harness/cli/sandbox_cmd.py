@@ -23,6 +23,8 @@ def check() -> None:
     failed = 0
     for probe in probes():
         mark = click.style("pass", fg="green") if probe.ok else click.style("FAIL", fg="red")
+        if probe.ok and probe.warn:
+            mark = click.style("warn", fg="yellow")  # a limit not enforced here: said, not failed
         click.echo(f"{mark}  {probe.name}" + (f": {probe.detail}" if probe.detail else ""))
         failed += not probe.ok
     if failed:

@@ -12,7 +12,9 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.sandbox import seccomp
 from harness.sandbox.bwrap import find_bwrap
-from harness.sandbox.core import Sandbox
+from harness.sandbox.cgroups import CgroupLimiter
+from harness.sandbox.core import Sandbox, nproc_uid
+from harness.sandbox.limits import Limits, enforcement
 
 USERNS_HELP = (
     "user namespaces look disabled: enable them with "
@@ -31,6 +33,23 @@ class Probe:
     name: str
     ok: bool
     detail: str = ""
+    warn: bool = False
+    """A limit this machine does not enforce: said, not a failure."""
+
+
+def limit_probes(limits: Limits, cgroup: CgroupLimiter | None, nproc_uid: int | None) -> list[Probe]:
+    """One line per kind of limit: enforced here, or not and why (issue 17: an
+    ordinary user on cgroup v2 must know what bounds an agent's programs)."""
+    from harness.sandbox.threads import default_threads
+    from harness.task.spec import TaskLimits
+
+    defaults = TaskLimits()
+    lines = enforcement(
+        limits, cgroup_kinds=cgroup.kinds if cgroup else {}, cgroup_notes=cgroup.notes if cgroup else [],
+        no_swap=bool(cgroup and cgroup.swap), nproc_uid=nproc_uid,
+        threads=limits.cpu_threads or default_threads(),
+        command_timeout=defaults.command_timeout, wall_time=defaults.wall_time)
+    return [Probe(f"limit: {line.name}", True, line.detail, warn=not line.enforced) for line in lines]
 
 
 def _sysctl(path: str) -> str | None:
@@ -118,6 +137,5 @@ def probes() -> Iterator[Probe]:
             yield Probe("seccomp filter", problem is None,
                         "ptrace, keyrings, mounts, new user namespaces, bpf, perf, io_uring ... refused"
                         if problem is None else problem)
-            cgroup = sandbox._cgroup.controllers() if sandbox._cgroup else []
-            detail = ", ".join(cgroup) if cgroup else "not writable here: rlimits and timeouts only"
-            yield Probe("cgroup limits", True, detail)
+            yield from limit_probes(sandbox.limits, sandbox._cgroup,
+                                    nproc_uid(sandbox.limits, sandbox._cgroup, sandbox._launch.ids))

@@ -498,15 +498,23 @@ def child_setup(limits: Limits, cgroup: CgroupLimiter, ids: HostIds | None,
     the CUDA driver reserves far more virtual memory than any RLIMIT_AS would allow,
     so its memory is bounded by the memory cgroup where there is one.
     """
-    nproc = None
-    if limits.processes and "pids" not in cgroup.controllers():
-        nproc = _processes_of(ids.uid if ids is not None else os.getuid()) + limits.processes
+    uid = nproc_uid(limits, cgroup, ids)
+    nproc = None if uid is None else _processes_of(uid) + limits.processes
 
     def in_child() -> None:
         cgroup.enter()
         apply_rlimits(limits, nproc=nproc, address_space=not gpus)
 
     return in_child
+
+
+def nproc_uid(limits: Limits, cgroup: CgroupLimiter | None, ids: HostIds | None) -> int | None:
+    """The host uid whose process count RLIMIT_NPROC bounds the sandbox by, or None
+    where a pids cgroup does (or the limit is off). The sandbox never runs as root
+    (a root harness drops to ``ids``), so the kernel always applies it."""
+    if not limits.processes or (cgroup is not None and "pids" in cgroup.controllers()):
+        return None
+    return ids.uid if ids is not None else os.getuid()
 
 
 def _processes_of(uid: int) -> int:

@@ -40,3 +40,63 @@ class Limits:
     cpu_threads: int = 0
     """Threads the numeric libraries may use (OMP/MKL/OpenBLAS/torch … variables);
     0: ``HARNESS_THREADS``, else the CPUs this process may use (harness.sandbox.threads)."""
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """One kind of limit and whether this machine enforces it, in words."""
+
+    name: str
+    enforced: bool
+    detail: str
+
+
+def enforcement(limits: Limits, *, cgroup_kinds: dict[str, str], cgroup_notes: list[str],
+                no_swap: bool, nproc_uid: int | None, threads: int,
+                command_timeout: float, wall_time: float) -> list[Enforcement]:
+    """What bounds a sandbox on this machine: pids, memory, disk, time, CPU threads,
+    GPU memory. ``nproc_uid``: the host uid RLIMIT_NPROC counts (None: it is not set)."""
+    why = "; ".join(cgroup_notes)
+    lines = []
+    if not limits.processes:
+        lines.append(Enforcement("processes", False, "none: disabled (processes=0)"))
+    elif "pids" in cgroup_kinds:
+        lines.append(Enforcement("processes", True, f"{cgroup_kinds['pids']}: at most {limits.processes} "
+                                 "processes in the whole sandbox (pids.max)"))
+    elif nproc_uid is not None:
+        lines.append(Enforcement("processes", True, (
+            f"RLIMIT_NPROC: {limits.processes} processes beyond those host uid {nproc_uid} already runs "
+            "(the kernel counts all of that user's processes, so a fork bomb also starves its other "
+            f"programs); no pids cgroup: {why or 'none writable'}")))
+    else:
+        lines.append(Enforcement("processes", False, f"none: no pids cgroup ({why}), and RLIMIT_NPROC "
+                                 "does not bind root: a fork bomb is bounded only by timeouts"))
+    address = f"RLIMIT_AS {limits.memory_mb} MiB per process (none in GPU sandboxes)"
+    if not limits.memory_mb:
+        lines.append(Enforcement("memory", False, "none: disabled (memory_mb=0)"))
+    elif "memory" in cgroup_kinds:
+        swap = ", no swap" if no_swap else ""
+        lines.append(Enforcement("memory", True, f"{cgroup_kinds['memory']}: {limits.memory_mb} MiB for the whole "
+                                 f"sandbox{swap} (over it, the kernel kills inside the sandbox); and {address}"))
+    else:
+        lines.append(Enforcement("memory", False, (
+            f"{address} only: several processes together may use more, a GPU sandbox is unbounded, "
+            f"and the machine may swap; no memory cgroup: {why or 'none writable'}")))
+    if limits.disk_mb or limits.max_files or limits.min_free_mb:
+        lines.append(Enforcement("disk", True, (
+            f"the disk guard kills a command once the workspace grew {limits.disk_mb} MiB or "
+            f"{limits.max_files} files, or the disk's free space falls under {limits.min_free_mb} MiB; "
+            f"files of at most {limits.file_size_mb} MiB each (RLIMIT_FSIZE)")))
+    else:
+        lines.append(Enforcement("disk", False, f"the disk guard is off; files of at most "
+                                                f"{limits.file_size_mb} MiB each (RLIMIT_FSIZE)"))
+    lines.append(Enforcement("time", True, (
+        f"timeouts: a command is killed after its task's command_timeout (default {command_timeout:g} s), "
+        f"an episode ends at its wall_time (default {wall_time:g} s); CPU time itself is not limited")))
+    lines.append(Enforcement("CPU threads", False, (
+        f"not enforced: numeric libraries are asked for {threads} thread(s) (OMP_NUM_THREADS and the like); "
+        "a program may start more, and no cgroup limits CPU")))
+    lines.append(Enforcement("GPU memory", False, (
+        "not enforced: a GPU sandbox may use all the memory of the GPUs it is given "
+        "(CUDA has no per-process cap; only the GPU count is limited)")))
+    return lines
