@@ -80,7 +80,8 @@ def enforcement(limits: Limits, *, cgroup_kinds: dict[str, str], cgroup_notes: l
                                  f"sandbox{swap} (over it, the kernel kills inside the sandbox); and {address}"))
     else:
         lines.append(Enforcement("memory", False, (
-            f"{address} only: several processes together may use more, a GPU sandbox is unbounded, "
+            f"RLIMIT_AS only: {limits.memory_mb} MiB per process; several processes together may use more, "
+            "a GPU sandbox is unbounded (it gets no RLIMIT_AS), "
             f"and the machine may swap; no memory cgroup: {why or 'none writable'}")))
     if limits.disk_mb or limits.max_files or limits.min_free_mb:
         lines.append(Enforcement("disk", True, (
