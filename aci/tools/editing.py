@@ -51,8 +51,11 @@ def create(ctx: ToolContext, filename: str) -> str:
 
 
 def _parse_range(argline: str) -> dict[str, str]:
-    start, sep, end = argline.strip().partition(":")
-    if not sep or not start.strip() or not end.strip() or " " in argline.strip():
+    # Words after the range are ignored, as MLGym's (and SWE-agent's) edit reads only its
+    # first argument: ``edit 1:36 strategy.py`` edits lines 1-36 of the open file.
+    words = argline.split()
+    start, sep, end = (words[0] if words else "").partition(":")
+    if not sep or not start.strip() or not end.strip():
         raise ValueError(f"expected <start_line>:<end_line> such as 12:14, got {argline.strip()!r}")
     return {"start_line": start.strip(), "end_line": end.strip()}
 
