@@ -134,9 +134,10 @@ def _open_seen() -> dict:
 
 
 def _edit_body() -> dict:
-    """Replace the body (line 4 of the file the run saw) with `return 1`."""
+    """Replace the body (line 4 of the file the run saw) with `return 1`. The file name
+    after the range is ignored, as MLGym's edit reads only its first argument."""
     shown = "\n".join(f"{n}:{text}" for n, text in enumerate([*SEEN[:3], "    return 1"], 1))
-    return {"action": "edit 4:4\n    return 1\nend_of_edit\n", "thought": "",
+    return {"action": "edit 4:4 strategy.py\n    return 1\nend_of_edit\n", "thought": "",
             "observation": f"[File: /home/agent/workspace/strategy.py (4 lines total)]\n{shown}\n"
                            "File updated. Please review the changes and make sure they are correct "
                            "(correct indentation, no duplicate lines, etc). Edit the file again if necessary."}
