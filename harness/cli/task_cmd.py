@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -23,7 +24,7 @@ def tasks_command(as_json: bool, fits: bool) -> None:
     (ready, needs prepare, needs GPU)."""
     from harness.scoring.scorer import available_gpus
     from harness.task.spec import Task, list_tasks
-    from harness.task.status import task_status
+    from harness.task.status import env_summary, env_text, task_status, wheels_line
 
     gpus = available_gpus()
     rows = []
@@ -40,6 +41,7 @@ def tasks_command(as_json: bool, fits: bool) -> None:
         row["status_notes"] = status.notes
         row["data_set"] = status.data_set
         row["baseline_source"] = task.baseline_source
+        row["env"] = env_summary(task)
         if fits and task.needs.gpus > gpus:
             continue
         rows.append(row)
@@ -55,7 +57,7 @@ def tasks_command(as_json: bool, fits: bool) -> None:
     if not rows:
         click.echo("no tasks found under ./tasks")
         return
-    click.echo(f"{'task':<18} {'metric':<22} {'baseline':>12}  {'needs':<9} status")
+    click.echo(f"{'task':<18} {'metric':<22} {'baseline':>12}  {'needs':<9} {'env':<10} status")
     for row in rows:
         if "error" in row:
             click.echo(f"{row['id']:<18} invalid: {row['error']}")
@@ -66,9 +68,13 @@ def tasks_command(as_json: bool, fits: bool) -> None:
         needs = f"{row['gpus']} GPU" if row["gpus"] else "CPU"
         needs += ", network" if row["network"] else ""
         status = row["status"] + (f" ({'; '.join(row['status_notes'])})" if row["status_notes"] else "")
-        click.echo(f"{row['id']:<18} {row['metric']:<22} {baseline:>12}  {needs:<9} {status}")
+        env = env_text(row["env"])
+        click.echo(f"{row['id']:<18} {row['metric']:<22} {baseline:>12}  {needs:<9} {env:<10} {status}")
     if any(r.get("baseline_source") == "published" for r in rows):
         click.echo("* published baseline (needs the full data set), not measured here")
+    click.echo("env: the task environment's torch/jax build and its size on disk (packages reused from "
+               "the harness's own environment not counted; - not built yet)")
+    click.echo(wheels_line())
 
 
 @click.group("task")
@@ -101,9 +107,26 @@ def prepare_command(task_ref: str, source: str | None, set_name: str | None) -> 
     click.echo(f"{task.id}: ready (data set {prepared.set_name}, {prepared.path})")
 
 
+def _threads_option(command):
+    """``--threads N``: the numeric libraries' threads in this command's sandboxes."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help="Threads the numeric libraries may use in the sandbox (default: "
+                             "HARNESS_THREADS, else the CPUs this process may use).")(command)
+
+
+def _set_threads(threads: int | None) -> None:
+    """Every sandbox this command starts (baseline, scorer) reads it from here."""
+    from harness.sandbox.threads import THREADS_ENV, default_threads
+
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
+    default_threads()  # a malformed HARNESS_THREADS is one line now, not a traceback later
+
+
 @task_group.command("check")
 @click.argument("task_ref", metavar="TASK")
-def check_command(task_ref: str) -> None:
+@_threads_option
+def check_command(task_ref: str, threads: int | None) -> None:
     """Validate TASK, build its environment, run and score its baseline.
 
     Fails when the baseline's score differs from the one recorded in task.yaml by
@@ -112,10 +135,12 @@ def check_command(task_ref: str) -> None:
     from harness.scoring.scorer import check_task, expected_baseline
     from harness.task.spec import Task, find_task
 
+    _set_threads(threads)
     task = Task.load(find_task(task_ref))
     click.echo(f"{task.id}: task.yaml valid (version {task.version})", err=True)
     _say_status(task)
     report = check_task(task, progress=_progress)
+    _say_env(task)
     expected, tolerance = expected_baseline(task)
     for metric in task.metrics:
         measured = report.score.metrics.get(metric.name)
@@ -139,19 +164,30 @@ def check_command(task_ref: str) -> None:
 
 def _say_status(task) -> None:
     """Tell the user what the check will run on: the data set, a missing GPU."""
-    from harness.task.status import run_notes, task_status
+    from harness.task.status import run_notes, task_status, wheels_line
 
     status = task_status(task)
     if status.data_set is not None:
         click.echo(f"  data set: {status.data_set}", err=True)
+    click.echo(f"  {wheels_line()}", err=True)
     for note in run_notes(task):
         click.echo(f"  {note}", err=True)
+
+
+def _say_env(task) -> None:
+    """The environment the check ran with: where it is, its torch/jax build, its size."""
+    from harness.task.status import env_summary, env_text
+
+    summary = env_summary(task)
+    if summary is not None:
+        click.echo(f"  environment: {summary['path']} ({env_text(summary)})", err=True)
 
 
 @click.command("score")
 @click.argument("task_ref", metavar="TASK")
 @click.argument("submission", type=click.Path(dir_okay=True, path_type=str))
-def score_command(task_ref: str, submission: str) -> None:
+@_threads_option
+def score_command(task_ref: str, submission: str, threads: int | None) -> None:
     """Score a SUBMISSION file (or a workspace directory) for TASK; prints JSON."""
     from pathlib import Path
 
@@ -159,6 +195,7 @@ def score_command(task_ref: str, submission: str) -> None:
     from harness.task.env import TaskEnv
     from harness.task.spec import Task, find_task
 
+    _set_threads(threads)
     task = Task.load(find_task(task_ref))
     env = TaskEnv.ensure(task, progress=_progress)
     path = Path(submission)

@@ -43,6 +43,18 @@ from packaging.utils import canonicalize_name
 from harness import paths
 from harness.errors import TaskError
 from harness.sandbox import Bind
+from harness.task.wheels import (
+    PYTHON,
+    index_of,
+    installed_kind,
+    packages_of,
+    pip_commands,
+    torch_index,
+    tree_size,
+    unreachable,
+    unreachable_message,
+    wheel_kind,
+)
 
 INSIDE_SITE = "/opt/harness/site-packages"
 """Where the harness's own site-packages appear inside the sandbox."""
@@ -134,7 +146,27 @@ class TaskEnv:
         """What the build recorded: requirements, what was reused and installed."""
         return json.loads((self.root / MARKER).read_text())
 
-    # -- building ----------------------------------------------------------------
+    @property
+    def kind(self) -> str | None:
+        """``cpu`` or ``cuda``: the torch/jax build this environment sees (its own or the
+        harness's); None when it has neither."""
+        return installed_kind([self._site_dir(), *self.shared])
+
+    def size(self) -> int:
+        """Bytes the venv takes on disk (the harness's packages it reuses not counted)."""
+        return tree_size(self.root)
+
+    # -- finding and building ------------------------------------------------------
+
+    @classmethod
+    def find(cls, task) -> TaskEnv | None:
+        """The environment ``task`` would run with, if it is built (never builds)."""
+        try:
+            plan = _Plan.of(task)
+        except TaskError:
+            return None
+        final = paths.cache_dir() / "envs" / plan.key
+        return cls(final, plan.shared) if (final / MARKER).is_file() else None
 
     @classmethod
     def ensure(cls, task, progress: Progress | None = None) -> TaskEnv:
@@ -144,16 +176,8 @@ class TaskEnv:
         cache entry is left behind then.
         """
         say = progress or (lambda message: None)
-        requirements = list(task.requirements)
-        parsed = []
-        for req in requirements:
-            try:
-                parsed.append(Requirement(req))
-            except InvalidRequirement as err:
-                raise TaskError(f"task {task.id}: requirement {req!r} is invalid ({err})") from None
-        missing = [str(r) for r in parsed if not _satisfied(r)]
-        shared = _shared_site_packages()
-        key = _key(requirements, missing, shared)
+        plan = _Plan.of(task)
+        shared, key, missing = plan.shared, plan.key, plan.missing
         envs = paths.cache_dir() / "envs"
         envs.mkdir(parents=True, exist_ok=True)
         final = envs / key
@@ -165,22 +189,25 @@ class TaskEnv:
                 return cls(final, shared)
             if final.exists():  # a foreign or damaged directory: never trust it
                 shutil.rmtree(final)
-            reused = [str(r) for r in parsed if str(r) not in missing]
+            reused = [str(r) for r in plan.parsed if str(r) not in missing]
             say(
                 f"building the environment of task {task.id} in {final} "
                 f"(reusing {len(reused)} package(s) of the harness"
-                + (f", installing {', '.join(missing)})" if missing else ")")
+                + (f", installing {', '.join(missing)} with {plan.kind.upper()} wheels: {plan.why})"
+                   if missing else ")")
             )
             started = time.monotonic()
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}.build-", dir=envs))
             tmp.chmod(0o755)  # mkdtemp's 0700 would lock out a sandbox that runs as another uid
             try:
-                _build(tmp, final, shared, missing, say)
+                _build(tmp, final, shared, plan.commands, say)
                 info = {
                     "task": task.id,
-                    "requirements": requirements,
+                    "requirements": plan.requirements,
                     "reused": reused,
                     "installed": missing,
+                    "wheels": plan.kind if missing else None,
+                    "pip": plan.commands,
                     "shared": [str(p) for p in shared],
                     "python": sys.version.split()[0],
                     "built_s": round(time.monotonic() - started, 2),
@@ -192,6 +219,33 @@ class TaskEnv:
                 raise
             say(f"task environment ready ({time.monotonic() - started:.1f}s)")
         return cls(final, shared)
+
+
+class _Plan:
+    """What an environment for a task's requirements would hold, and its cache key.
+
+    Tasks with the same requirements share one environment. The key covers the pip
+    command lines, so the CPU/CUDA choice (and the torch index) is part of it whenever
+    something is installed; an environment that installs nothing is the same either way.
+    """
+
+    def __init__(self, task) -> None:
+        self.requirements = list(task.requirements)
+        self.parsed = []
+        for req in self.requirements:
+            try:
+                self.parsed.append(Requirement(req))
+            except InvalidRequirement as err:
+                raise TaskError(f"task {task.id}: requirement {req!r} is invalid ({err})") from None
+        self.missing = [str(r) for r in self.parsed if not _satisfied(r)]
+        self.shared = _shared_site_packages()
+        self.kind, self.why = wheel_kind()
+        self.commands = pip_commands(self.missing, self.kind, torch_index()) if self.missing else []
+        self.key = _key(self.requirements, self.missing, self.shared, self.commands)
+
+    @classmethod
+    def of(cls, task) -> _Plan:
+        return cls(task)
 
 
 def _readable_by_all(root: Path) -> None:
@@ -248,23 +302,23 @@ def _satisfied(req: Requirement) -> bool:
     return False
 
 
-def _key(requirements: list[str], missing: list[str], shared: list[Path]) -> str:
-    blob = json.dumps(
-        {
-            "requirements": sorted(requirements),
-            "missing": sorted(missing),
-            "python": sys.version,
-            "base": os.path.realpath(_base_python()),
-            "shared": [str(p) for p in shared],
-        },
-        sort_keys=True,
-    )
+def _key(requirements: list[str], missing: list[str], shared: list[Path],
+         commands: list[list[str]] | None = None) -> str:
+    """The cache key: what the environment holds and how it was installed (not the task)."""
+    fields = {
+        "requirements": sorted(requirements),
+        "missing": sorted(missing),
+        "python": sys.version,
+        "base": os.path.realpath(_base_python()),
+        "shared": [str(p) for p in shared],
+    }
+    if commands:  # only then: environments that install nothing keep their keys
+        fields["pip"] = commands
+    blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-
-
-def _build(tmp: Path, final: Path, shared: list[Path], missing: list[str], say: Progress) -> None:
+def _build(tmp: Path, final: Path, shared: list[Path], commands: list[list[str]], say: Progress) -> None:
     run = subprocess.run(
         [_base_python(), "-m", "venv", "--without-pip", str(tmp)],
         capture_output=True,
@@ -277,30 +331,24 @@ def _build(tmp: Path, final: Path, shared: list[Path], missing: list[str], say: 
     site_dir.mkdir(parents=True, exist_ok=True)
     # Plain path lines: the harness's own .pth files (its editable install) stay inert.
     (site_dir / SHARED_PTH).write_text("".join(f"{p}\n" for p in shared))
-    if missing:
-        say(f"pip install {' '.join(missing)}")
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                str(tmp / "bin" / "python"),
-                "install",
-                "--no-input",
-                "--disable-pip-version-check",
-                *missing,
-            ],
-            capture_output=True,
-            text=True,
+    python = str(tmp / "bin" / "python")
+    for command in commands:
+        argv = [sys.executable, *(python if part == PYTHON else part for part in command)]
+        packages = packages_of(command)
+        say(f"pip install {' '.join(packages)}" + (f" from {index_of(command)}" if index_of(command) else ""))
+        run = subprocess.run(argv, capture_output=True, text=True)
+        if run.returncode == 0:
+            continue
+        output = run.stdout + run.stderr
+        index = index_of(command)
+        if index is not None and unreachable(output):
+            raise TaskError(unreachable_message(index, packages))
+        failed = _failed_package(output, packages)
+        raise TaskError(
+            f"could not install {failed} into the task environment: "
+            f"{_last_line(run.stderr or run.stdout)} (nothing was cached; fix the "
+            "requirement in task.yaml or make the package available to pip)"
         )
-        if run.returncode != 0:
-            failed = _failed_package(run.stdout + run.stderr, missing)
-            raise TaskError(
-                f"could not install {failed} into the task environment: "
-                f"{_last_line(run.stderr or run.stdout)} (nothing was cached; fix the "
-                "requirement in task.yaml or make the package available to pip)"
-            )
     _relocate(tmp, final)
 
 

@@ -79,3 +79,39 @@ def run_notes(task, gpus: int | None = None) -> list[str]:
             "training on its full data will be slow"
         )
     return notes
+
+
+def wheels_line() -> str:
+    """Which wheels a task environment built now gets, and why (``harness tasks``, ``task check``)."""
+    from harness.task.wheels import wheel_kind
+
+    kind, why = wheel_kind()
+    return f"task environments are built with {kind.upper()} wheels ({why})"
+
+
+def env_summary(task) -> dict | None:
+    """The built environment ``task`` runs with: its path, ``cpu``/``cuda`` (None without
+    torch or jax) and its size on disk; None when it is not built yet."""
+    from harness.task.env import TaskEnv
+
+    env = TaskEnv.find(task)
+    if env is None:
+        return None
+    return {"path": str(env.root), "kind": env.kind, "bytes": env.size()}
+
+
+def env_text(summary: dict | None) -> str:
+    """``CPU 76K``, ``CUDA 5.4G``, ``80K`` (neither torch nor jax), ``-`` (not built)."""
+    if summary is None:
+        return "-"
+    size = du_size(summary["bytes"])
+    return f"{summary['kind'].upper()} {size}" if summary["kind"] else size
+
+
+def du_size(size: float) -> str:
+    """Bytes as ``du -h`` writes them (powers of 1024)."""
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.0f}{unit}" if unit in ("B", "K") or size >= 10 else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}T"
