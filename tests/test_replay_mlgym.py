@@ -205,3 +205,13 @@ def test_noise_for_an_unknown_metric_is_one_line(noisy, monkeypatch):
     spec.write_text(spec.read_text().replace("    score: 0.1\n", "    Score: 0.1\n"))
     with pytest.raises(TaskError, match=r"field 'mlgym.noise.Score': a metric of this task \(score\)"):
         Task.load(spec.parent)
+
+
+def test_scores_pair_by_step_so_a_validate_scored_only_in_the_replay_is_named():
+    from harness.run.mlgym_traj import RecordedScore
+    from harness.run.replay import pair_scores
+
+    old = [RecordedScore(5, "validate", {"score": 1.0}), RecordedScore(51, "submit", {"score": 3.0})]
+    new = [RecordedScore(5, "validate", {"score": 1.0}), RecordedScore(10, "validate", {"score": 2.0}),
+           RecordedScore(50, "autosubmit", {"score": 3.0})]
+    assert [(a and a.step, b and b.step) for a, b in pair_scores(old, new)] == [(5, 5), (None, 10), (51, 50)]

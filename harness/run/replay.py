@@ -153,7 +153,15 @@ def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
     noise = dict(task.mlgym.noise) if mlgym is not None and task.mlgym is not None else {}
     new_scores = _scores(new)
     problems = []
-    for before, after in zip(old_scores, new_scores, strict=False):
+    for before, after in pair_scores(old_scores, new_scores):
+        if before is None and after is not None and not after.metrics:
+            continue  # a validate that scored in neither
+        if after is None or before is None:
+            where = _where(before) if before is not None else f"step {after.step} {after.source}"
+            echo(f"{where}: recorded {_shown(before.metrics) if before else 'no score'} · "
+                 f"replayed {_shown(after.metrics) if after else 'no score'} · DIFFERENT")
+            problems.append(f"{where} scored only in the {'recording' if after is None else 'replay'}")
+            continue
         bad = differs(before.metrics, after.metrics, task.tolerance)
         if bad and bad != ["validity"] and within_noise(before.metrics, after.metrics, bad, noise):
             verdict = f"within noise (3 sd = {', '.join(f'{n} {NOISE_SIGMAS * noise[n]:.3g}' for n in bad)})"
@@ -164,8 +172,6 @@ def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
         else:
             verdict = "same"
         echo(f"{_where(before)}: recorded {_shown(before.metrics)} · replayed {_shown(after.metrics)} · {verdict}")
-    if len(old_scores) != len(new_scores):
-        problems.append(f"recorded {len(old_scores)} scores, the replay {len(new_scores)}")
     echo(f"replayed {result.steps} steps into {run_dir}: {differing} observations differ; exit {result.exit_status}")
     if problems:
         echo(f"scores did NOT reproduce (tolerance {task.tolerance:g}"
@@ -174,6 +180,25 @@ def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
     echo(f"scores reproduced ({len(old_scores)} compared, tolerance {task.tolerance:g}"
          + (f", noise {_shown(noise)}" if noise else "") + ")")
     return True
+
+
+def pair_scores(old: list[RecordedScore], new: list[RecordedScore]
+                ) -> list[tuple[RecordedScore | None, RecordedScore | None]]:
+    """Recorded and replayed scores paired by the step that asked for them (a validate
+    that scored in one and not the other stays unpaired); the recorded final submission
+    pairs with the replay's last score not asked for by a validate (an autosubmission
+    may come a step earlier than MLGym's unexecuted last reply)."""
+    pairs: list[tuple[RecordedScore | None, RecordedScore | None]] = []
+    left = list(new)
+    for before in old:
+        match = next((s for s in left if s.step is not None and s.step == before.step), None)
+        if match is None and before.source != "validate":
+            match = next((s for s in reversed(left) if s.source != "validate"), None)
+        if match is not None:
+            left.remove(match)
+        pairs.append((before, match))
+    pairs += [(None, after) for after in left]
+    return sorted(pairs, key=lambda p: min(s.step if s.step is not None else 10**9 for s in p if s is not None))
 
 
 def mlgym_step_limit(run: MlgymRun, task: Task, actions: int) -> int:
