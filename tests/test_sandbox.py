@@ -12,7 +12,6 @@ import pytest
 
 from harness.errors import PathEscapeError
 from harness.sandbox import Bind, Limits, Sandbox
-from harness.sandbox.bwrap import gpu_devices, sandbox_env
 
 
 @pytest.fixture()
@@ -230,15 +229,6 @@ def test_host_file_api_refuses_escapes(sandbox, workspace):
             files.resolve(bad)
     with pytest.raises(PathEscapeError):
         files.write_text("root_link/tmp/evil", "x")
-
-
-def test_gpu_devices_bind_only_leased_nodes(tmp_path):
-    for name in ("nvidia0", "nvidia1", "nvidia2", "nvidiactl", "nvidia-uvm"):
-        (tmp_path / name).write_text("")
-    devices = gpu_devices([1, 2], dev_root=str(tmp_path))
-    assert [Path(d).name for d in devices] == ["nvidia1", "nvidia2", "nvidiactl", "nvidia-uvm"]
-    assert sandbox_env(None, (1, 2), 0)["CUDA_VISIBLE_DEVICES"] == "1,2"
-    assert sandbox_env(None, (), 0)["CUDA_VISIBLE_DEVICES"] == ""
 
 
 def test_two_sandboxes_do_not_see_each_other(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import SandboxUnavailable
 from harness.sandbox.files import SANDBOX_WORKSPACE
+from harness.sandbox.gpu import GpuView
 from harness.sandbox.threads import default_threads, thread_env
 
 SANDBOX_HOME = "/home/agent"
@@ -42,7 +43,6 @@ _ETC_FILES = (
 )
 _PASSWD = f"root:x:0:0:root:/root:/usr/sbin/nologin\nagent:x:{SANDBOX_UID}:{SANDBOX_UID}:agent:{SANDBOX_HOME}:/bin/bash\n"
 _GROUP = f"root:x:0:\nagent:x:{SANDBOX_UID}:\n"
-_NVIDIA_SHARED = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,6 @@ def python_prefixes() -> list[str]:
     return sorted(prefixes)
 
 
-def gpu_devices(gpus: Sequence[int], dev_root: str = "/dev") -> list[str]:
-    """The /dev nodes an episode leasing ``gpus`` needs (only those that exist)."""
-    if not gpus:
-        return []
-    names = [f"nvidia{index}" for index in gpus] + list(_NVIDIA_SHARED)
-    return [f"{dev_root}/{name}" for name in names if os.path.exists(f"{dev_root}/{name}")]
-
-
 SHELL = "/run/harness/bash"
 """The agent's shell inside: an execute-only copy of the host's bash. A process started
 from a file it cannot read is not dumpable, so no other process of the sandbox can
@@ -109,7 +101,8 @@ def build_argv(
     binds: Sequence[Bind] = (),
     readonly: Sequence[Path] = (),
     env: Mapping[str, str] = {},
-    gpus: Sequence[int] = (),
+    gpu: GpuView | None = None,
+    gpu_params: str | None = None,
     command: Sequence[str] = (SHELL, "--noprofile", "--norc"),
     source: Callable[[str], str] = str,
     shell_fd: int | None = None,
@@ -122,6 +115,8 @@ def build_argv(
     ``source`` maps a host path to the path bwrap is given for it (a staged copy of
     the mount when bwrap runs as an unprivileged uid that cannot reach the original).
     ``nesting`` keeps user namespaces usable inside, for a sandbox that starts one.
+    ``gpu``: the leased GPUs' driver view (:mod:`harness.sandbox.gpu`), with
+    ``gpu_params`` the host file holding its ``/proc/driver/nvidia/params``.
     """
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--as-pid-1"]
     if not interactive:
@@ -159,8 +154,8 @@ def build_argv(
     argv += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger", "--dev", "/dev"]
     for directory, megabytes in TMPFS_MB.items():
         argv += ["--size", str(megabytes << 20), "--tmpfs", directory]
-    for device in gpu_devices(gpus):
-        argv += ["--dev-bind", device, device]
+    if gpu is not None:
+        argv += gpu.argv(gpu_params, source)
     argv += ["--dir", SANDBOX_HOME]
     argv += ["--bind", source(str(workspace)), str(SANDBOX_WORKSPACE)]
     for host_path in readonly:
@@ -216,8 +211,12 @@ def sandbox_env(
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
         "TMPDIR": "/tmp",
-        "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpus),
+        # Inside, the leased GPUs are the only devices CUDA can open: 0..k-1 in bus
+        # order (nvidia-smi's order too); host indices would hide them.
+        "CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in range(len(set(gpus)))),
     }
+    if gpus:
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env.update(thread_env(cpu_threads if cpu_threads > 0 else default_threads()))
     env.update(extra)
     return env

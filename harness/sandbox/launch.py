@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from harness.errors import SandboxUnavailable
-from harness.sandbox import seccomp
+from harness.sandbox import gpu, seccomp
 from harness.sandbox.bwrap import Bind, build_argv, write_etc
 from harness.sandbox.hostuser import HostIds, Stage, drop_to, hand_over, reachable, sandbox_ids
 
@@ -66,10 +66,19 @@ class Launch:
             hand_over(workspace, self.ids, keep=readonly)
             for path in [etc, *etc.iterdir()]:
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        self.gpu = gpu.discover(gpus)
+        """The leased GPUs' driver view (device nodes, /proc, /sys); None without a lease."""
+        params = None
+        if self.gpu is not None:
+            env = self.gpu.env(env)
+            if self.gpu.params is not None:
+                params = self.state / "nvidia-params"
+                params.write_text(self.gpu.params)
+                os.chmod(params, 0o644)
         self.bwrap = bwrap
         self._options = dict(
-            etc_dir=etc, network=network, binds=binds, readonly=readonly, env=env, gpus=gpus,
-            nesting=nesting, interactive=interactive,
+            etc_dir=etc, network=network, binds=binds, readonly=readonly, env=env, gpu=self.gpu,
+            gpu_params=str(params) if params else None, nesting=nesting, interactive=interactive,
         )
         if command is not None:
             self._options["command"] = command
