@@ -16,12 +16,23 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("check")
-def check() -> None:
+@click.option("--gpu", "gpu", is_flag=True,
+              help="Also check CUDA inside a GPU sandbox: the driver and device nodes, then nvidia-smi, "
+                   "torch.cuda.is_available() and a matmul in a sandbox leasing one GPU as an episode would.")
+@click.option("--gpu-index", type=int, default=None, help="The GPU --gpu leases (default: the first).")
+@click.option("--task", "task_name", default=None,
+              help="With --gpu: try torch from this task's environment (built if missing).")
+def check(gpu: bool, gpu_index: int | None, task_name: str | None) -> None:
     """Say which bwrap is used and probe the sandbox's isolation."""
+    import itertools
+
     from harness.sandbox.check import probes
 
     failed = 0
-    for probe in probes():
+    lines = probes()
+    if gpu:
+        lines = itertools.chain(lines, _gpu_probes(gpu_index, task_name))
+    for probe in lines:
         mark = click.style("pass", fg="green") if probe.ok else click.style("FAIL", fg="red")
         if probe.ok and probe.warn:
             mark = click.style("warn", fg="yellow")  # a limit not enforced here: said, not failed
@@ -29,6 +40,19 @@ def check() -> None:
         failed += not probe.ok
     if failed:
         raise HarnessError(f"{failed} sandbox probe(s) failed: see the lines above")
+
+
+def _gpu_probes(index: int | None, task_name: str | None):
+    """The GPU lines, after the task environment (if any) is built."""
+    from harness.sandbox.gpu import gpu_probes
+
+    task_env = None
+    if task_name:
+        from harness.task.env import TaskEnv
+        from harness.task.spec import Task, find_task
+
+        task_env = TaskEnv.ensure(Task.load(find_task(task_name)), progress=lambda line: click.echo(line, err=True))
+    yield from gpu_probes(index, task_env)
 
 
 @click.command("shell")
