@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from harness.run.options import EpisodeOptions
 
 EPISODE_FLAGS = ("max_steps", "cost_limit", "wall_time", "command_timeout", "context_tokens",
-                 "temperature", "tool_files", "tool_calls", "aci_profile", "agent_config")
+                 "temperature", "tool_files", "tool_calls", "aci_profile", "agent_config", "cpu_threads")
 """The click parameter names the decorator adds (each an EpisodeOptions field)."""
 
 
@@ -46,6 +46,10 @@ def episode_flags(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="The interface: mlgym (MLGym-Bench's: 1000-line viewer, step counter, flake8 edit "
                           "check, malformed replies re-asked, every submit ends) or harness (ours). Default: "
                           "mlgym for a task with an mlgym: block in task.yaml, else harness."),
+        click.option("--threads", "cpu_threads", type=click.IntRange(min=1),
+                     help="Threads the numeric libraries (OpenMP, BLAS, torch …) may use in the sandbox "
+                          "(default: HARNESS_THREADS, else the CPUs this process may use; bench splits "
+                          "them among its parallel episodes)."),
         click.option("--agent-config", type=click.Path(dir_okay=False, path_type=Path),
                      help="An MLGym agent config YAML (configs/agents/*.yaml) whose prompt templates to use."),
     ]
@@ -67,4 +71,9 @@ def episode_options(flags: dict[str, Any], **more: Any) -> EpisodeOptions:
 
         load_agent_config(config)
         flags = {**flags, "agent_config": Path(config).resolve()}
-    return EpisodeOptions(**{**flags, "tool_files": tuple(flags.get("tool_files") or ())}, **more)
+    if not flags.get("cpu_threads"):  # the sandbox's default: a malformed HARNESS_THREADS is one line now
+        from harness.sandbox.threads import default_threads
+
+        default_threads()
+    flags = {**flags, "tool_files": tuple(flags.get("tool_files") or ()), "cpu_threads": flags.get("cpu_threads") or 0}
+    return EpisodeOptions(**flags, **more)

@@ -84,6 +84,7 @@ from harness.run.episode import open_memory, open_sandbox, scoring
 from harness.run.options import EpisodeOptions
 from harness.run.trajectory import TRAJECTORY, Recorder
 from harness.sandbox import Sandbox
+from harness.sandbox.threads import default_threads
 from harness.scoring.scorer import Scorer, working_baseline
 from harness.task.env import TaskEnv
 from harness.task.spec import Task, find_task
@@ -156,6 +157,8 @@ class ResearchEnv(gymnasium.Env):
     ) -> None:
         self.task = task if isinstance(task, Task) else Task.load(find_task(task))
         self.options = options or EpisodeOptions()
+        if not self.options.cpu_threads:  # fixed now: a bad HARNESS_THREADS fails at make, not mid-episode
+            self.options = self.options.replace(cpu_threads=default_threads())
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise HarnessError(f"render_mode {render_mode!r}: use one of "
                                f"{', '.join(self.metadata['render_modes'])} or None")
@@ -345,8 +348,10 @@ def make(task: Task | str | Path, *, runs_dir: str | Path | None = None,
 
     ``options`` are fields of :class:`harness.run.options.EpisodeOptions` (``max_steps``,
     ``cost_limit``, ``wall_time``, ``command_timeout``, ``context_tokens``, ``tool_calls``,
-    ``window``, ``keep_last``, ``tool_files``, ``gpus``, ``sandbox_limits`` …), as
-    ``harness solve`` and ``harness bench`` take them; ``memory=True`` opens the task's
+    ``window``, ``keep_last``, ``tool_files``, ``gpus``, ``cpu_threads``, ``sandbox_limits``
+    …), as ``harness solve`` and ``harness bench`` take them (``cpu_threads``: threads of the
+    numeric libraries in the sandbox, default ``HARNESS_THREADS`` else the CPUs this process
+    may use; give each of several environments run side by side its share); ``memory=True`` opens the task's
     memory database (``memory=PATH`` another file, ``memory=Memory(...)`` a given store).
     Runs go to a temporary directory removed by ``close()``, unless ``runs_dir`` is given
     (then each episode's trajectory and workspace stay in ``runs_dir/episode-NNNN``).

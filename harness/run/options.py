@@ -63,8 +63,9 @@ class EpisodeOptions(BaseModel):
     gpus: tuple[int, ...] = ()
     """GPU indices the sandbox may use."""
     cpu_threads: int = Field(0, ge=0)
-    """Threads numeric libraries may use in the sandbox (0: their default); parallel
-    studies cap it so episodes don't thrash each other."""
+    """Threads the numeric libraries may use in the sandbox (``--threads``; 0:
+    ``HARNESS_THREADS``, else the CPUs this process may use); a parallel study splits
+    them among its episodes so they don't thrash each other."""
     sandbox_limits: Limits = Field(default_factory=Limits)
     """Resource limits of the agent's sandbox."""
     labels: dict[str, Any] = Field(default_factory=dict)

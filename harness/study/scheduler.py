@@ -23,6 +23,7 @@ from typing import Any
 from aci.errors import AciError
 from harness.errors import HarnessError
 from harness.run.options import EpisodeOptions
+from harness.sandbox.threads import THREADS_ENV, usable_cpus
 from harness.study.directory import EpisodeSpec
 
 OnEvent = Callable[[EpisodeSpec, dict[str, Any]], None]
@@ -50,8 +51,10 @@ class GpuPool:
 
 
 def threads_per_episode(parallel: int) -> int:
-    """CPU threads each of ``parallel`` episodes may use, so they don't oversubscribe."""
-    return max(1, (os.cpu_count() or 1) // max(1, parallel))
+    """CPU threads each of ``parallel`` episodes may use, so they don't oversubscribe:
+    the CPUs this process may run on (its affinity, not the machine's core count) split
+    among them, at least one each."""
+    return max(1, usable_cpus() // max(1, parallel))
 
 
 class LocalExecutor:
@@ -109,8 +112,10 @@ class LocalExecutor:
                events: queue.Queue) -> None:
         spec_json = {**spec.to_json(), "gpus": list(devices)}
         payload = json.dumps({"spec": spec_json, "options": options.to_json(), "parent": os.getpid()})
+        # The split holds for every sandbox of the worker (its scorer's too), not only the agent's.
+        env = {**os.environ, THREADS_ENV: str(options.cpu_threads)} if options.cpu_threads else None
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.study.worker", payload],
+            [sys.executable, "-m", "harness.study.worker", payload], env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True, text=True,
         )
@@ -197,6 +202,8 @@ def _ray_episode(spec: dict[str, Any], options: dict[str, Any]) -> tuple[dict[st
     """Runs on a Ray worker: one episode, its final event and exit code."""
     from harness.study.worker import run_spec
 
+    if options.get("cpu_threads"):
+        os.environ[THREADS_ENV] = str(options["cpu_threads"])
     ids = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     spec = {**spec, "gpus": [int(i) for i in ids.split(",") if i.strip().isdigit()]}
     try:
