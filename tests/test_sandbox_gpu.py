@@ -30,12 +30,12 @@ def _node(path: Path) -> None:
         path.write_text("")
 
 
-def fake_host(root: Path, gpus=(0, 1, 2, 3), params: bool = True) -> Path:
-    """A /dev, /proc/driver/nvidia and /sys shaped like a host with ``gpus``."""
+def fake_host(root: Path, gpus=(0, 1, 2, 3), driver: str = "proc/driver/nvidia") -> Path:
+    """A /dev, /proc/driver/nvidia (at ``driver``) and /sys shaped like a host with ``gpus``."""
     for index in gpus:
         _node(root / f"dev/nvidia{index}")
         bus = BUS.format(index)
-        info = root / f"proc/driver/nvidia/gpus/{bus}/information"
+        info = root / f"{driver}/gpus/{bus}/information"
         info.parent.mkdir(parents=True)
         info.write_text(f"Model: \t\t NVIDIA Fake\nIRQ:   \t\t 42\nDevice Minor: \t {index}\n")
         device = root / f"sys/devices/pci0000:00/0000:00:{index:02x}.0/{bus}"
@@ -51,11 +51,10 @@ def fake_host(root: Path, gpus=(0, 1, 2, 3), params: bool = True) -> Path:
     caps = root / "proc/driver/nvidia-caps/mig-minors"
     caps.parent.mkdir(parents=True)
     caps.write_text("config 1\nmonitor 2\ngpu2/gi1/access 21\ngpu3/gi1/access 30\n")
-    (root / "proc/driver/nvidia/capabilities/gpu2/mig").mkdir(parents=True)
-    (root / "proc/driver/nvidia/version").write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54\n")
-    (root / "proc/driver/nvidia/registry").write_text("Binary: \"\"\n")
-    if params:
-        (root / "proc/driver/nvidia/params").write_text(PARAMS)
+    (root / f"{driver}/capabilities/gpu2/mig").mkdir(parents=True)
+    (root / f"{driver}/version").write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54\n")
+    (root / f"{driver}/registry").write_text("Binary: \"\"\n")
+    (root / f"{driver}/params").write_text(PARAMS)
     (root / "sys/module/nvidia").mkdir(parents=True)
     (root / "sys/module/nvidia/version").write_text("550.54\n")
     os.chmod(root, 0o755)
@@ -149,17 +148,22 @@ def test_launch_writes_params_with_modify_device_files_off(tmp_path, monkeypatch
 
 @pytest.fixture()
 def gpu_host(tmp_path, monkeypatch) -> Path:
-    """A fake host with GPUs 0 and 1, without ``params`` (the real /proc here has no
-    /proc/driver/nvidia to cover), as the GPU probes' root."""
-    host = fake_host(tmp_path / "host", gpus=(0, 1), params=False)
+    """A fake host with GPUs 0 and 1 as the GPU probes' root. Its driver directory
+    stands in at /proc/driver: a sandbox's new /proc has no /proc/driver/nvidia to
+    cover here, and /proc/driver is the same kind of procfs directory."""
+    if not os.path.isdir("/proc/driver"):
+        pytest.skip("no /proc/driver on this kernel")
+    host = fake_host(tmp_path / "host", gpus=(0, 1), driver="proc/driver")
     monkeypatch.setattr(gpu, "ROOT", str(host))
+    monkeypatch.setattr(gpu, "PROC_DRIVER", "/proc/driver")
     return host
 
 
 def test_gpu_sandbox_sees_its_device_and_read_only_sys(tmp_path, gpu_host):
     """A real sandbox leasing GPU 1 of a two-GPU fake host: /dev/nvidia1 at its path
     and usable (a /dev/null clone when we may mknod), /dev/nvidia0 absent, GPU 1's PCI
-    device under a read-only /sys, CUDA_VISIBLE_DEVICES naming what the sandbox shows."""
+    device under a read-only /sys, the driver's directory read-only with GPU 1's entry
+    only and ModifyDeviceFiles 0, CUDA_VISIBLE_DEVICES naming what the sandbox shows."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
     with Sandbox(workspace, gpus=[1]) as sandbox:
@@ -176,6 +180,13 @@ def test_gpu_sandbox_sees_its_device_and_read_only_sys(tmp_path, gpu_host):
             assert result.exit_code != 0 and "Read-only file system" in result.output
         assert sandbox.run("echo $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER").output == "0 PCI_BUS_ID\n"
         assert sandbox.run("ulimit -v").output.strip() == "unlimited"
+        assert sandbox.run("ls /proc/driver /proc/driver/gpus").output == (
+            "/proc/driver:\ngpus\nparams\nregistry\nversion\n\n/proc/driver/gpus:\n0000:01:00.0\n")
+        assert sandbox.run("cat /proc/driver/params").output == PARAMS.replace("Files: 1", "Files: 0")
+        assert "Device Minor: \t 1" in sandbox.run("cat /proc/driver/gpus/0000:01:00.0/information").output
+        for write in ("touch /proc/driver/x", "echo 1 > /proc/driver/params"):
+            result = sandbox.run(write)
+            assert result.exit_code != 0 and "Read-only file system" in result.output
     with Sandbox(workspace) as cpu:
         assert cpu.run("ls /dev | grep -c nvidia").output.strip() == "0"
         assert cpu.run("test -e /sys").exit_code == 1

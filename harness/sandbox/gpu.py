@@ -317,7 +317,7 @@ def gpu_probes(index: int | None = None, task_env=None):
                 f"bounded by the memory cgroup ({sandbox.limits.memory_mb} MiB; no RLIMIT_AS, which CUDA "
                 "cannot start under)" if memory else
                 "NOT bounded: GPU sandboxes get no RLIMIT_AS (CUDA cannot start under one) and no memory "
-                "cgroup is writable here")
+                "cgroup is writable here", warn=not memory)
 
 
 def _torch_probe(output: str, exit_code: int | None, python: str, in_task: bool):
