@@ -21,6 +21,7 @@ from harness.task.wheels import (
     TORCH_CPU_INDEX,
     installed_kind,
     pip_commands,
+    pulls_accelerated,
     torch_index,
     wheel_kind,
 )
@@ -115,7 +116,7 @@ def _has(name: str) -> bool:
 
 
 @pytest.mark.skipif(not _has("torch"), reason="the harness's environment has no torch to reuse")
-def test_harness_tasks_shows_each_environment_kind_and_size(auto):
+def test_harness_tasks_shows_each_environment_kind_and_size(auto, house_price_env):
     from harness.task.spec import Task
 
     fashion = Task.load(REPO / "tasks" / "fashion_mnist")
@@ -129,6 +130,8 @@ def test_harness_tasks_shows_each_environment_kind_and_size(auto):
     assert outcome.exit_code == 0, outcome.output
     rows = {r["id"]: r for r in map(json.loads, outcome.output.splitlines())}
     assert rows["fashion_mnist"]["env"] == {"path": str(env.root), "kind": expected_kind, "bytes": env.size()}
+    assert rows["house_price"]["env"]["kind"] is None  # its requirements reach neither torch nor jax
+    assert not pulls_accelerated(["numpy", "pandas"]) and pulls_accelerated(["torch"])
     outcome = CliRunner().invoke(cli, ["tasks"])
     line = next(li for li in outcome.output.splitlines() if li.startswith("fashion_mnist "))
     assert f"{expected_kind.upper()} " in line and "K " in line  # e.g. "CPU 76K"

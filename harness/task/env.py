@@ -49,6 +49,7 @@ from harness.task.wheels import (
     installed_kind,
     packages_of,
     pip_commands,
+    pulls_accelerated,
     torch_index,
     tree_size,
     unreachable,
@@ -148,9 +149,16 @@ class TaskEnv:
 
     @property
     def kind(self) -> str | None:
-        """``cpu`` or ``cuda``: the torch/jax build this environment sees (its own or the
-        harness's); None when it has neither."""
-        return installed_kind([self._site_dir(), *self.shared])
+        """``cpu`` or ``cuda``: the torch/jax build this environment installed or reuses
+        from the harness; None when its requirements reach neither."""
+        own = installed_kind([self._site_dir()])
+        if own is not None:
+            return own
+        try:
+            requirements = self.info.get("requirements", [])
+        except (OSError, ValueError):
+            return None
+        return installed_kind(self.shared) if pulls_accelerated(requirements) else None
 
     def size(self) -> int:
         """Bytes the venv takes on disk (the harness's packages it reuses not counted)."""

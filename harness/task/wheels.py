@@ -169,6 +169,37 @@ def installed_kind(site_dirs: Iterable[Path]) -> str | None:
     return CPU
 
 
+ACCELERATED = frozenset({"torch", "jax", "jaxlib"})
+
+
+def pulls_accelerated(requirements: Iterable[str], limit: int = 500) -> bool:
+    """Whether ``requirements`` reach torch or jax, directly or through the dependencies of
+    the installed distributions (so a numpy-only task has no CPU/CUDA kind to show)."""
+    import importlib.metadata
+
+    todo = [Requirement(r).name for r in requirements]
+    seen: set[str] = set()
+    while todo and len(seen) < limit:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in ACCELERATED:
+            return True
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            try:
+                req = Requirement(text)
+            except ValueError:
+                continue
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return False
+
+
 def tree_size(root: Path) -> int:
     """Bytes ``root`` takes on disk (``du``: blocks, hard links once, symlinks not followed)."""
     def used(info: os.stat_result) -> int:
