@@ -6,7 +6,9 @@ episode. It is created from the base interpreter the harness runs on, and a ``.p
 file puts the harness environment's site-packages after its own, so packages the
 harness already has (numpy, pandas, scikit-learn, torch …) are reused, not
 downloaded: a task whose requirements are all satisfied builds offline in well under
-a second. Only the unsatisfied requirements are pip-installed into the venv.
+a second. Only the unsatisfied requirements are pip-installed into the venv, with CPU
+or CUDA wheels as the machine's NVIDIA driver says (:mod:`harness.task.wheels`); tasks
+with the same requirements share one environment.
 
 The venv is built in a temporary directory next to its final place and renamed into
 place when complete, under a file lock, so a failed or interrupted build leaves no
