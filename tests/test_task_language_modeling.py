@@ -1,11 +1,18 @@
 """Task language_modeling on its tiny data set: prepare splits the token shards, the
-exported baseline model reproduces its recorded loss, the scorer refuses missing,
-broken and non-causal models with one line, and the demo beats the baseline in a
-real episode."""
+baseline (MLGym's model.pt + model_config.pt + baseline.py) reproduces its recorded
+loss, the scorer takes MLGym's form as its evaluate.py writes it (a pickled
+``__main__.ModelConfig``, ``module._orig_mod.`` keys) and computes the loss exactly,
+runs the submitted code where it sees neither the answers nor the scorer, refuses
+missing, broken and non-causal models with one line, and the demo beats the baseline
+in a real episode."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import pickle
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +70,7 @@ def test_baseline_reproduces_the_recorded_tiny_loss(lm, baseline_run):
         prepared.data_set.baseline["val_loss"], rel=1e-4
     )
     assert task.baseline_source == "published" and task.baseline["val_loss"] == 4.6727309
+    assert task.mlgym.id == "languageModelingFineWeb" and task.mlgym.same_scale
 
 
 class _Peeking(torch.nn.Module):
@@ -103,11 +111,92 @@ def test_bad_models_get_one_clear_line(lm, tmp_path):
     errors["peeking"] = _score(task, workspace).error
     _export(_Short(), workspace / "model.pt2")
     errors["short"] = _score(task, workspace).error
-    assert "model.pt2 not found" in errors["missing"]
+    assert "model.pt not found" in errors["missing"]
     assert "is not a torch.export program" in errors["garbage"]
     assert "not causal" in errors["peeking"]
     assert "returns 1000 logits per token" in errors["short"]
     assert all("\n" not in e for e in errors.values())
+
+
+def _mlgym_files(workspace: Path, prefix: str = "module._orig_mod.") -> torch.nn.Module:
+    """model.pt, model_config.pt and baseline.py as MLGym's training leaves them: keys
+    prefixed by DDP and torch.compile, the config pickled from ``python baseline.py``
+    (class ``__main__.ModelConfig``). Returns the model."""
+    shutil.copy(TASK_DIR / "workspace" / "baseline.py", workspace / "baseline.py")
+    spec = importlib.util.spec_from_file_location("baseline", workspace / "baseline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baseline"] = module
+    try:
+        spec.loader.exec_module(module)
+        torch.manual_seed(1)
+        config = module.ModelConfig(n_layer=1, n_head=2, n_embd=32)
+        model = module.Model(config).eval()
+        torch.nn.init.normal_(model.lm_head.weight, std=0.5)
+        blob = pickle.dumps(config)
+    finally:
+        del sys.modules["baseline"]
+    # "baseline" and "__main__" have the same length: the pickle stays well-formed.
+    assert b"\x08baseline" in blob
+    (workspace / "model_config.pt").write_bytes(blob.replace(b"\x08baseline", b"\x08__main__"))
+    torch.save({prefix + k: v for k, v in model.state_dict().items()}, workspace / "model.pt")
+    return model
+
+
+def test_mlgym_submission_scores_its_exact_loss(lm, tmp_path):
+    task, prepared = lm
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    model = _mlgym_files(workspace)
+    score = _score(task, workspace)
+    assert score.ok, score.error
+    test = torch.from_numpy(tokens(prepared.path / "test.bin").astype(np.int64))
+    count = (len(test) - 1) // 1024
+    x = torch.stack([test[i * 1024 : i * 1024 + 1024] for i in range(count)])
+    y = torch.stack([test[i * 1024 + 1 : i * 1024 + 1025] for i in range(count)])
+    with torch.no_grad():
+        logits, loss = model(x, y, return_logits=True)
+    assert 0 < loss.item() < 20
+    assert score.metrics["val_loss"] == pytest.approx(loss.item(), rel=1e-5)
+
+
+_PROBE = """
+import os
+seen = {p: sorted(os.listdir(p)) for p in ("/scoring", os.environ["HARNESS_TASK_DATA"])}
+raise RuntimeError(f"saw {seen}")
+"""
+
+_CHEAT = """
+class Model(Model):
+    def forward(self, idx, targets=None, return_logits=True):
+        import torch
+        return super().forward(torch.roll(idx, -1, dims=1), targets, return_logits)
+"""
+
+
+def test_mlgym_submissions_run_sandboxed_and_bad_ones_get_one_line(lm, tmp_path):
+    task, _ = lm
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    _mlgym_files(workspace)
+    errors = {}
+    source = (workspace / "baseline.py").read_text()
+    (workspace / "baseline.py").write_text(source + _PROBE)
+    errors["probe"] = _score(task, workspace).error
+    (workspace / "baseline.py").write_text(source + _CHEAT)
+    errors["cheat"] = _score(task, workspace).error
+    (workspace / "baseline.py").write_text(source)
+    (workspace / "model_config.pt").write_bytes(b"garbage")
+    errors["config"] = _score(task, workspace).error
+    (workspace / "model_config.pt").unlink()
+    errors["missing"] = _score(task, workspace).error
+    # the submitted code ran, but saw neither the scorer nor the test tokens
+    assert "baseline.py fails to import (RuntimeError: saw {'/scoring': [], '/task_data': []})" in (
+        errors["probe"]
+    )
+    assert "not causal" in errors["cheat"]
+    assert "model_config.pt is not a pickled config" in errors["config"]
+    assert "model_config.pt not found" in errors["missing"]
+    assert all("\n" not in e for e in errors.values()), errors
 
 
 @pytest.mark.slow
