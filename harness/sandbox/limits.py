@@ -56,7 +56,10 @@ def enforcement(limits: Limits, *, cgroup_kinds: dict[str, str], cgroup_notes: l
                 command_timeout: float, wall_time: float) -> list[Enforcement]:
     """What bounds a sandbox on this machine: pids, memory, disk, time, CPU threads,
     GPU memory. ``nproc_uid``: the host uid RLIMIT_NPROC counts (None: it is not set)."""
-    why = "; ".join(cgroup_notes)
+    def why(controller: str) -> str:
+        said = [n.split(": ", 1)[-1] for n in cgroup_notes if controller in n.split(": ", 1)[0].split("/")]
+        return "; ".join(said) or "none writable"
+
     lines = []
     if not limits.processes:
         lines.append(Enforcement("processes", False, "none: disabled (processes=0)"))
@@ -67,9 +70,9 @@ def enforcement(limits: Limits, *, cgroup_kinds: dict[str, str], cgroup_notes: l
         lines.append(Enforcement("processes", True, (
             f"RLIMIT_NPROC: {limits.processes} processes beyond those host uid {nproc_uid} already runs "
             "(the kernel counts all of that user's processes, so a fork bomb also starves its other "
-            f"programs); no pids cgroup: {why or 'none writable'}")))
+            f"programs); no pids cgroup: {why('pids')}")))
     else:
-        lines.append(Enforcement("processes", False, f"none: no pids cgroup ({why}), and RLIMIT_NPROC "
+        lines.append(Enforcement("processes", False, f"none: no pids cgroup ({why('pids')}), and RLIMIT_NPROC "
                                  "does not bind root: a fork bomb is bounded only by timeouts"))
     address = f"RLIMIT_AS {limits.memory_mb} MiB per process (none in GPU sandboxes)"
     if not limits.memory_mb:
@@ -82,7 +85,7 @@ def enforcement(limits: Limits, *, cgroup_kinds: dict[str, str], cgroup_notes: l
         lines.append(Enforcement("memory", False, (
             f"RLIMIT_AS only: {limits.memory_mb} MiB per process; several processes together may use more, "
             "a GPU sandbox is unbounded (it gets no RLIMIT_AS), "
-            f"and the machine may swap; no memory cgroup: {why or 'none writable'}")))
+            f"and the machine may swap; no memory cgroup: {why('memory')}")))
     if limits.disk_mb or limits.max_files or limits.min_free_mb:
         lines.append(Enforcement("disk", True, (
             f"the disk guard kills a command once the workspace grew {limits.disk_mb} MiB or "
