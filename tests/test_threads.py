@@ -17,7 +17,8 @@ from harness.run.trajectory import read_records
 from harness.sandbox.threads import THREAD_VARS, usable_cpus
 
 REPO = Path(__file__).resolve().parent.parent
-ECHO = "echo THREADS=$OMP_NUM_THREADS,$MKL_NUM_THREADS,$OPENBLAS_NUM_THREADS,$VECLIB_MAXIMUM_THREADS XLA=$XLA_FLAGS"
+ECHO = ("echo THREADS=$OMP_NUM_THREADS,$MKL_NUM_THREADS,$OPENBLAS_NUM_THREADS,$VECLIB_MAXIMUM_THREADS "
+        "WAIT=$OMP_WAIT_POLICY XLA=$XLA_FLAGS")
 
 
 def say(command: str) -> str:
@@ -28,6 +29,8 @@ def seen(observation: str) -> tuple[str, str]:
     """(the thread counts, XLA_FLAGS) as the sandbox's shell printed them."""
     line = next(line for line in observation.splitlines() if line.startswith("THREADS="))
     counts, _, xla = line.partition(" XLA=")
+    counts, _, wait = counts.partition(" WAIT=")
+    assert wait == "PASSIVE"  # waiting OpenMP threads sleep rather than spin on a busy machine
     return counts.removeprefix("THREADS="), xla
 
 

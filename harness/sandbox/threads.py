@@ -65,6 +65,10 @@ def thread_env(threads: int) -> dict[str, str]:
     """
     count = str(max(1, threads))
     env = {name: count for name in THREAD_VARS}
+    # OpenMP threads that wait at a barrier sleep instead of spinning: with 2 threads on
+    # 2 busy cores the demo's train.py (scikit-learn's OpenMP) took 261 s spinning, 36 s
+    # passive, 18-27 s on 1 thread. A sandbox's command may set it back to ACTIVE.
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     if threads <= 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     return env
