@@ -124,8 +124,18 @@ class ToolContext:
         """MLGym's name for ending by ``reason`` (``submit`` or a limit) with ``record``."""
         from aci.limits import mlgym_status
 
-        found = all(self.files.exists(path) for path in self.submission)
+        found = all(self._present(path) for path in self.submission)
         return mlgym_status(reason, scored=record.metrics is not None and not record.error, found=found)
+
+    def _present(self, path: str) -> bool:
+        """Whether the agent left something at ``path``; a link out of the workspace is
+        there (and was refused by the scorer: an evaluation format error, not a crash)."""
+        from aci.errors import PathEscapeError
+
+        try:
+            return self.files.exists(path)
+        except PathEscapeError:
+            return True
 
     # -- paths ---------------------------------------------------------------------
 

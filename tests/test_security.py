@@ -216,6 +216,14 @@ def test_agent_code_never_runs_as_host_root_and_kernel_knobs_stay_read_only(hard
     assert sandbox.run("echo h > /proc/sysrq-trigger").exit_code != 0
 
 
+def test_only_capped_directories_and_the_workspace_are_writable(hardened):
+    # bwrap's root is an uncapped tmpfs: a write there would fill the host's RAM
+    sandbox, _ = hardened
+    for path in ("/x", "/var-filler/x", "/usr/x", "/etc/x"):
+        assert "Read-only file system" in sandbox.run(f"mkdir -p {path}").output, path
+    assert sandbox.run("touch /tmp/a ~/b c && echo written").output.strip() == "written"
+
+
 def test_an_unprivileged_harness_gets_the_same_sandbox():
     """The path most users take: the harness as an ordinary user (here: nobody)."""
     if os.geteuid() != 0:

@@ -170,6 +170,9 @@ def build_argv(
         argv += ["--seccomp", str(seccomp_fd)]
     if command and command[0] == SHELL:
         argv += ["--argv0", "bash"]
+    # Last of the mounts: bwrap's root is an uncapped tmpfs; read-only, the agent can
+    # write only where a capped tmpfs or its workspace is mounted.
+    argv += ["--remount-ro", "/"]
     argv += ["--chdir", str(SANDBOX_WORKSPACE), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
