@@ -70,5 +70,5 @@ def thread_env(threads: int) -> dict[str, str]:
     # passive, 18-27 s on 1 thread. A sandbox's command may set it back to ACTIVE.
     env["OMP_WAIT_POLICY"] = "PASSIVE"
     if threads <= 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
     return env
