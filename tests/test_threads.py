@@ -104,3 +104,20 @@ def test_a_parallel_study_splits_the_cpus_among_its_episodes(tmp_path):
         step = next(r for r in read_records(run) if r["kind"] == "step")
         assert seen(step["observation"])[0] == ",".join([str(split)] * 4)
         assert json.loads((run / "results.json").read_text())["steps"] == 1
+
+
+def test_harness_make_fixes_the_threads_at_make(titanic_env, monkeypatch):
+    import harness
+
+    monkeypatch.setenv("HARNESS_THREADS", "3")
+    env = harness.make("titanic", max_steps=3, aci_profile="harness")
+    monkeypatch.setenv("HARNESS_THREADS", "1")  # too late: make already fixed its count
+    try:
+        env.reset()
+        observation, *_ = env.step(say(ECHO))
+        assert seen(observation)[0] == "3,3,3,3" and env.options.cpu_threads == 3
+    finally:
+        env.close()
+    given = harness.make("titanic", cpu_threads=2)
+    given.close()
+    assert given.options.cpu_threads == 2
