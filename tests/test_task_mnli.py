@@ -1,6 +1,8 @@
 """Task mnli on its tiny data set: prepare lays out the GLUE files, the baseline
-reproduces its recorded score, the scorer rejects bad submissions with one line, the
-test labels never reach the agent, and the demo beats the baseline in a real episode."""
+reproduces its recorded score (its bert_mnli_model/ run by the scorer, as MLGym-Bench
+evaluates), a saved model scores exactly its own predictions' accuracy, the scorer
+rejects bad submissions with one line, the test labels never reach the agent, and the
+demo beats the baseline in a real episode."""
 
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def test_perfect_and_shuffled_submissions(mnli, tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (None, "submission.csv not found"),
+        (None, "bert_mnli_model/ not found (nor submission.csv)"),
         ("id,prediction\n1,0\n", "expected exactly id,label"),
         ("id,label\n1,0\n", "rows; expected 150"),
         (
@@ -107,6 +109,43 @@ def test_malformed_submissions_get_one_clear_line(mnli, tmp_path, text, expected
     score = _score(task, tmp_path, text)
     assert not score.ok
     assert expected in score.error and "\n" not in score.error
+
+
+def test_saved_model_is_run_as_mlgym_evaluates_it(mnli, tmp_path):
+    """MLGym's submission, a save_pretrained folder, scores the accuracy of its own
+    predictions (128 tokens, here the tiny BERT's 64, padded; argmax), even beside a perfect submission.csv."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    task, prepared = mnli
+    torch.manual_seed(3)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        prepared.path / "bert-base-uncased", num_labels=3
+    ).eval()
+    with torch.no_grad():  # random weights that tell the tiny set's pairs apart
+        for weight in (p for p in model.parameters() if p.dim() > 1):
+            weight.normal_(0, 0.5)
+    workspace = tmp_path / "ws"
+    model.save_pretrained(workspace / "bert_mnli_model")
+    test = pd.read_csv(prepared.path / "test.csv")
+    labels = pd.read_csv(prepared.path / "test_labels.csv")
+    labels.to_csv(workspace / "submission.csv", index=False)
+    tokenizer = AutoTokenizer.from_pretrained(prepared.path / "bert-base-uncased")
+    inputs = tokenizer(list(test["premise"]), list(test["hypothesis"]), max_length=64,
+                       padding="max_length", truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        # as MLGym's evaluate.py: ids and attention mask, no token type ids
+        predicted = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        predicted = predicted.logits.argmax(1).numpy()
+    truth = labels.set_index("id").loc[test["id"], "label"].to_numpy()
+    expected = 100 * float((predicted == truth).mean())
+    assert len(set(predicted)) > 1 and expected < 100
+    score = Scorer(task, TaskEnv.ensure(task)).score(workspace)
+    assert score.ok, score.error
+    assert score.metrics["accuracy"] == pytest.approx(expected, abs=1e-9)
+    (workspace / "bert_mnli_model" / "config.json").write_text("{not json")
+    error = Scorer(task, TaskEnv.ensure(task)).score(workspace).error
+    assert "bert_mnli_model does not load" in error and "\n" not in error
 
 
 def test_demo_beats_the_baseline_through_a_real_episode(mnli, baseline_run, tmp_path):

@@ -1,7 +1,8 @@
 """Baseline: fine-tune bert-base-uncased on MNLI for one epoch.
 
 Premise and hypothesis go through BERT as one pair ([CLS] premise [SEP] hypothesis
-[SEP], at most 128 tokens); a linear layer on the [CLS] output gives the three
+[SEP], at most 128 tokens; as in MLGym's baseline, token ids and attention mask only,
+so both sentences have BERT's first segment embedding); a linear layer on the [CLS] output gives the three
 classes (0 entailment, 1 neutral, 2 contradiction). The settings of the MLGym-Bench
 baseline, which leave a lot of room: AdamW as transformers' old AdamW class sets it
 (learning rate 1e-7, betas 0.9/0.999, eps 1e-6, no weight decay), batch size 32,
@@ -46,6 +47,7 @@ def batches(frame, shuffle=False):
             max_length=MAX_LENGTH,
             padding=True,
             return_tensors="pt",
+            return_token_type_ids=False,  # MLGym's baseline passes ids and mask only
         ).to(device)
         if "label" in rows:
             inputs["labels"] = torch.tensor(rows["label"].to_numpy(), device=device)
