@@ -15,6 +15,13 @@ later connections are refused), :class:`NoUsage` (a reply without a usage block)
 :class:`ContextError` (vLLM's 400 for an over-long prompt). When the script runs
 out, ``default`` (a step) answers every further request. Every request is recorded
 in ``server.requests``.
+
+Prompt caching: a reply's ``usage.prompt_tokens_details.cached_tokens`` is the
+length, in the server's "tokens" (words of the messages' contents), of the longest
+common prefix of this request's prompt and the previous chat request's, the way
+llama.cpp and vLLM reuse their KV cache. A change of role, a message boundary or a
+tool call breaks the prefix like a changed word does. ``server.cached`` lists what
+each chat request got.
 """
 
 from __future__ import annotations
@@ -123,6 +130,9 @@ class ChatServer:
         self.default = default
         self.owned_by = owned_by
         self.requests: list[dict] = []
+        self.cached: list[int] = []
+        """``cached_tokens`` reported to each chat request, in order."""
+        self._last_prompt: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -175,8 +185,37 @@ class ChatServer:
         with self._lock:
             self.requests.append(entry)
 
+    def cache(self, messages: list) -> int:
+        """Tokens of ``messages`` shared with the previous chat request's prompt, as a
+        prefix cache would reuse them; remembers ``messages`` for the next request."""
+        prompt = prompt_items(messages)
+        with self._lock:
+            shared = 0
+            for old, new in zip(self._last_prompt, prompt, strict=False):
+                if old != new:
+                    break
+                shared += 1
+            cached = sum(1 for kind, _ in prompt[:shared] if kind == "w")
+            self._last_prompt = prompt
+            self.cached.append(cached)
+        return cached
+
     def _go_away(self) -> None:
         threading.Thread(target=self.stop, daemon=True).start()
+
+
+def prompt_items(messages: list) -> list[tuple[str, str]]:
+    """A prompt as the server "tokenizes" it: per message a role marker (free), the
+    words of its content (a token each) and its tool calls and call id (free)."""
+    items: list[tuple[str, str]] = []
+    for m in messages if isinstance(messages, list) else []:
+        if not isinstance(m, dict):
+            continue
+        items.append(("role", str(m.get("role"))))
+        items.extend(("w", w) for w in str(m.get("content") or "").split())
+        if m.get("tool_calls") or m.get("tool_call_id"):
+            items.append(("tools", json.dumps([m.get("tool_calls"), m.get("tool_call_id")])))
+    return items
 
 
 def completion(text: str, *, model: str, usage: dict | None, finish_reason: str = "stop") -> dict:
@@ -259,6 +298,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._play(self.chat.next_step(), body or {})
 
+    def _send_completion(self, body_out: dict, request: dict) -> None:
+        """A 200 completion, with the prompt tokens a prefix cache would have reused."""
+        cached = self.chat.cache(request.get("messages") or [])
+        if "usage" in body_out:
+            body_out["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+        self._send(200, body_out)
+
     def _play(self, step: Any, body: dict) -> None:
         model = body.get("model", "test-model")
         if isinstance(step, str):
@@ -270,9 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
                     len(str(m.get("content", "")).split()) for m in body.get("messages", [])
                 )
                 usage = {"prompt_tokens": words, "completion_tokens": len(step.text.split())}
-            self._send(
-                200,
+            self._send_completion(
                 completion(step.text, model=model, usage=usage, finish_reason=step.finish_reason),
+                body,
             )
         elif isinstance(step, ToolCall):
             body_out = completion(step.text or "", model=model,
@@ -282,9 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
             message["content"] = step.text
             message["tool_calls"] = [{"id": f"call_{len(self.chat.requests)}", "type": "function",
                                       "function": {"name": step.name, "arguments": json.dumps(step.arguments)}}]
-            self._send(200, body_out)
+            self._send_completion(body_out, body)
         elif isinstance(step, NoUsage):
-            self._send(200, completion(step.text, model=model, usage=None))
+            self._send_completion(completion(step.text, model=model, usage=None), body)
         elif isinstance(step, Delay):
             time.sleep(step.seconds)
             self._play(step.then, body)
