@@ -76,7 +76,10 @@ def demo_heuristic() -> str:
 
 def test_baseline_mlgym_shaped_and_demo_heuristics_are_valid(tiny_task, tmp_path):
     task, _ = tiny_task
-    for name, source in [("base", None), ("mlgym", MLGYM_SHAPED), ("demo", demo_heuristic())]:
+    # MLGym's agents import the solver's helpers, as its evaluate.py in the workspace allows
+    importing = "from solver import DPLL, clause_satisfied  # noqa\n" + MLGYM_SHAPED
+    for name, source in [("base", None), ("mlgym", MLGYM_SHAPED), ("demo", demo_heuristic()),
+                         ("imports-solver", importing)]:
         score = score_heuristic(tiny_task, tmp_path / name, source)
         assert score.ok, (name, score.error)
         assert 0 < score.metrics["time"] < 30

@@ -53,6 +53,8 @@ class TooSlow(SubmissionError):
 
 
 SECCOMP_FILE = "seccomp.bpf"
+MODULES_DIR = "/tmp/harness-task-modules"
+"""Where the task's importable files appear in submitted code's sandbox."""
 _SHOWN = 300  # characters of an exception message passed back
 _READY = "ready"
 
@@ -100,8 +102,13 @@ class SubmittedCode:
         seed: int = 0,
         timeout: float = 30.0,
         measure_cpu: bool = False,
+        modules: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.path = Path(path)
+        self.modules = [Path(p) for p in modules]
+        """The task's own files the submission may import by name (MLGym's 3-SAT
+        heuristics do ``from solver import DPLL``): bound read-only, looked up after the
+        standard library, so they cannot shadow it."""
         self.hide = [Path(p) for p in (_default_hidden() if hide is None else hide)]
         self.seed = seed
         self.timeout = timeout
@@ -130,6 +137,8 @@ class SubmittedCode:
             raise SubmissionError(f"{name} not found: write it in the workspace root")
         home = str(self.path.parent.resolve())
         mounts = ["--ro-bind", home, home]
+        for module in self.modules:
+            mounts += ["--ro-bind", str(module.resolve()), f"{MODULES_DIR}/{module.name}"]
         for directory in self.hide:
             if Path(directory).exists():
                 mounts += ["--tmpfs", str(directory)]
@@ -457,6 +466,8 @@ def _seed(seed: int) -> None:
 
 def _serve(path: str, seed: int, out) -> None:
     name = Path(path).name
+    if os.path.isdir(MODULES_DIR):
+        sys.path.append(MODULES_DIR)
     sys.stdout = sys.stderr  # the submission's prints must not break the protocol
 
     def answer(reply: dict) -> None:

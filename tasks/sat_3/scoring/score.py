@@ -87,7 +87,8 @@ def score(submission_dir: Path) -> dict[str, float]:
     source = (WORKSPACE / "solver.py").read_text() + ENTRY
     rows = load_instances()
     with SubmittedCode(
-        submission_dir / "heuristic.py", hide=[HERE], seed=SEED, measure_cpu=True
+        submission_dir / "heuristic.py", hide=[HERE], seed=SEED, measure_cpu=True,
+        modules=[WORKSPACE / "solver.py"],  # as in MLGym, `from solver import ...` works
     ) as code:
         code.run(source, "load_formulas", [row[3] for row in rows], timeout=300)
         try:
