@@ -38,6 +38,7 @@ gets the scorer's full time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,6 +87,17 @@ class Scoring(Protocol):
     its tools call, bounded by the wall time left."""
 
     def __call__(self, limit_s: float | None) -> ScoreLike: ...
+
+
+PhaseHook = Callable[[str, str], None]
+"""``on_phase(name, detail)``: what the episode is doing now, for a live view. Names:
+``model`` (a request was handed out: the face is waiting for the model; detail: the
+request's tokens), ``command`` (an action runs; detail: its first line, agent text
+that a display must pass through :func:`harness.textsafe.visible`), ``scoring`` (a
+validate or submit scores; detail: which), ``autosubmitting`` (a limit ended the
+episode and the current submission is scored; detail: the status), and ``""``
+(nothing runs: the step or the episode has ended). A phase lasts until the next
+call. Faces may add their own (``retry``: a model call is retried)."""
 
 
 class Sink(Protocol):
@@ -220,8 +232,10 @@ class Engine:
         tool_calls: bool = False,
         model_name: str = "",
         episode: str = "",
+        on_phase: PhaseHook | None = None,
     ) -> None:
         self.task = task
+        self.on_phase: PhaseHook = on_phase or (lambda name, detail: None)
         self.options = options or EpisodeOptions()
         self.profile = aci_profile(task, self.options)
         templates = load_agent_config(self.options.agent_config) if self.options.agent_config else None
@@ -339,6 +353,7 @@ class Engine:
         if status is not None:
             self.finish(status)
             return None
+        self.on_phase("model", f"{tokens:,} tokens")
         return Request(messages, self.tools, tokens)
 
     def step(self, reply: Any) -> Step:
@@ -350,6 +365,12 @@ class Engine:
         """
         if self._ended:
             raise HarnessError(f"the episode has ended ({self.exit_status}): start a new one")
+        try:
+            return self._step(reply)
+        finally:
+            self.on_phase("", "")
+
+    def _step(self, reply: Any) -> Step:
         reply = as_reply(reply)
         self.tokens_in += reply.usage.prompt_tokens
         self.tokens_out += reply.usage.completion_tokens
@@ -385,6 +406,7 @@ class Engine:
                 self.finish(status)
             return self._outcome("", "", observation, None, 0.0, scored)
         self.budget.format_ok()
+        self.on_phase("command", action.command.strip().split("\n", 1)[0])
         outcome = execute(self.registry, action, ctx)
         observation = self.prompts.observation(outcome.observation, ctx.open_file,
                                                ctx.cwd() if ctx.cwd else None, self.budget.steps)
@@ -409,7 +431,9 @@ class Engine:
         if not self.ctx.done:
             if status in AUTOSUBMITTING:
                 self._ending = True  # score what the agent left, with the scorer's full time
+                self.on_phase("autosubmitting", status)
                 self.ctx.autosubmit(status)
+                self.on_phase("", "")
             else:
                 self.ctx.finish(status)
         self._ended = True
@@ -505,6 +529,8 @@ class Engine:
         left = self.time_left()
         if left is not None and left <= 0:
             return ScoreFailure("not scored: the episode's wall time has run out")
+        if not self._ending:  # the autosubmission announced itself in finish()
+            self.on_phase("scoring", "the current submission")
         return self._scoring(left)
 
 
@@ -516,5 +542,5 @@ def _task_values(task: Task, engine: Engine) -> dict[str, Any]:
             "baseline_scores": [baseline] if baseline else []}
 
 
-__all__ = ["AUTOSUBMITTING", "Engine", "Request", "Step", "as_reply", "best_metrics",
+__all__ = ["AUTOSUBMITTING", "Engine", "PhaseHook", "Request", "Step", "as_reply", "best_metrics",
            "episode_budget", "load_registry"]
