@@ -112,8 +112,10 @@ class Episode:
         memory: Any = None,
         on_step: Callable[[StepInfo], None] | None = None,
         on_status: Callable[[str], None] | None = None,
+        on_phase: Callable[[str, str], None] | None = None,
     ) -> None:
-        """``memory``: a store to use instead of the one ``options.memory`` opens.
+        """``memory``: a store to use instead of the one ``options.memory`` opens;
+        ``on_phase``: the engine's phase events (:data:`harness.run.engine.PhaseHook`).
 
         Raises HarnessError at once for options the model cannot honour (``tool_calls``
         with a model that writes text), before anything is created.
@@ -125,6 +127,7 @@ class Episode:
         self.registry = registry
         self.on_step = on_step or (lambda info: None)
         self.say = on_status or (lambda text: None)
+        self.on_phase = on_phase
         self.engine: Engine | None = None
 
     def run(self) -> EpisodeResult:
@@ -145,6 +148,7 @@ class Episode:
                 score=scoring(scorer, workspace), memory=self.memory, recorder=recorder,
                 registry=self.registry, tool_calls=self.tool_calls,
                 model_name=getattr(self.model, "name", ""), episode=self.run_dir.name,
+                on_phase=self.on_phase,
             )
             engine.begin(model=model_info(self.model), time=started.isoformat(), sandbox=sandbox.policy)
             self._drive(engine)
