@@ -22,6 +22,13 @@ common prefix of this request's prompt and the previous chat request's, the way
 llama.cpp and vLLM reuse their KV cache. A change of role, a message boundary or a
 tool call breaks the prefix like a changed word does. ``server.cached`` lists what
 each chat request got.
+
+Discovery: the server can also answer what real servers say about themselves
+(``props`` at ``GET /props`` like llama.cpp's, ``max_model_len`` in ``/v1/models``
+like vLLM's, ``show`` at ``POST /api/show`` and ``GET /api/version`` like Ollama,
+``tokenize`` in one server's dialect, ``version`` at ``GET /version``);
+``ChatServer(**like("llama.cpp", 8192))`` sets the lot as that kind of server does.
+Its tokenizer counts a token per whitespace-separated word.
 """
 
 from __future__ import annotations
@@ -124,7 +131,26 @@ class ChatServer:
         models: Iterable[str] = ("test-model",),
         default: Any = None,
         owned_by: str = "vllm",
+        props: dict | None = None,
+        max_model_len: int | None = None,
+        show: dict | None = None,
+        version: dict | None = None,
+        tokenize: str | None = None,
+        openapi: dict | None = None,
     ):
+        self.props = props
+        """Answer of ``GET /props`` (llama.cpp); None: 404."""
+        self.max_model_len = max_model_len
+        """Put in each ``/v1/models`` entry (vLLM)."""
+        self.show = show
+        """Answer of ``POST /api/show`` (Ollama), which also turns on ``GET /api/version``."""
+        self.version = version
+        """Answer of ``GET /version`` (vLLM)."""
+        self.tokenize = tokenize
+        """Tokenize dialect: ``llama.cpp`` (``/tokenize`` content -> tokens), ``vLLM``
+        (``/tokenize`` prompt -> count), ``llama-cpp-python`` (``/extras/tokenize[/count]``)."""
+        self.openapi = openapi
+        """Answer of ``GET /openapi.json`` (FastAPI servers such as llama-cpp-python)."""
         self.script = list(script)
         self.models = list(models)
         self.default = default
@@ -204,6 +230,28 @@ class ChatServer:
         threading.Thread(target=self.stop, daemon=True).start()
 
 
+def like(kind: str, context: int | None = 8192, model: str = "test-model") -> dict:
+    """``ChatServer`` keyword arguments for a server of ``kind`` with a ``context`` window,
+    shaped after what each real server answers (see :func:`harness.models.discovery.server_facts`)."""
+    if kind == "llama.cpp":
+        settings = {"n_ctx": context, "params": {"n_predict": -1}} if context else {"params": {}}
+        return {"owned_by": "llamacpp", "tokenize": "llama.cpp",
+                "props": {"default_generation_settings": settings, "total_slots": 1,
+                          "model_path": f"/models/{model}.gguf", "build_info": "b4000-test"}}
+    if kind == "vLLM":
+        return {"owned_by": "vllm", "max_model_len": context, "tokenize": "vLLM",
+                "version": {"version": "0.6.3-test"}}
+    if kind == "Ollama":
+        info = {"general.architecture": "llama", "llama.context_length": context}
+        return {"owned_by": "library", "show": {"model_info": info, "parameters": "stop \"<|im_end|>\""}}
+    if kind == "llama-cpp-python":  # its /v1/models says owned_by "me" and nothing of the window
+        paths = {p: {} for p in ("/v1/chat/completions", "/v1/models", "/extras/tokenize",
+                                 "/extras/tokenize/count", "/extras/detokenize")}
+        return {"owned_by": "me", "tokenize": "llama-cpp-python",
+                "openapi": {"info": {"title": "llama.cpp Python API", "version": "0.3.36"}, "paths": paths}}
+    raise ValueError(f"unknown server kind {kind!r}")
+
+
 def prompt_items(messages: list) -> list[tuple[str, str]]:
     """A prompt as the server "tokenizes" it: per message a role marker (free), the
     words of its content (a token each) and its tool calls and call id (free)."""
@@ -216,6 +264,11 @@ def prompt_items(messages: list) -> list[tuple[str, str]]:
         if m.get("tool_calls") or m.get("tool_call_id"):
             items.append(("tools", json.dumps([m.get("tool_calls"), m.get("tool_call_id")])))
     return items
+
+
+def _word_ids(text: str) -> list[int]:
+    """The test server's tokenizer: a token per whitespace-separated word."""
+    return [sum(map(ord, w)) % 32000 for w in text.split()]
 
 
 def completion(text: str, *, model: str, usage: dict | None, finish_reason: str = "stop") -> dict:
@@ -268,12 +321,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.chat.record(
             {"method": "GET", "path": self.path, "headers": dict(self.headers), "json": None}
         )
-        if self.path.rstrip("/").endswith("/models"):
+        chat, path = self.chat, self.path.rstrip("/")
+        if path.endswith("/models"):
             data = [
-                {"id": m, "object": "model", "owned_by": self.chat.owned_by}
-                for m in self.chat.models
+                {"id": m, "object": "model", "owned_by": chat.owned_by}
+                for m in chat.models
             ]
+            if chat.max_model_len is not None:
+                for entry in data:
+                    entry["max_model_len"] = chat.max_model_len
             self._send(200, {"object": "list", "data": data})
+        elif path == "/props" and chat.props is not None:
+            self._send(200, chat.props)
+        elif path == "/version" and chat.version is not None:
+            self._send(200, chat.version)
+        elif path == "/api/version" and chat.show is not None:
+            self._send(200, {"version": "0.5.0-test"})
+        elif path == "/openapi.json" and chat.openapi is not None:
+            self._send(200, chat.openapi)
         else:
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -294,9 +359,29 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
         if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            self._answer_extra(self.path.rstrip("/"), body if isinstance(body, dict) else {})
             return
         self._play(self.chat.next_step(), body or {})
+
+    def _answer_extra(self, path: str, body: dict) -> None:
+        """The discovery POSTs: tokenize in the server's dialect, Ollama's /api/show."""
+        chat, dialect = self.chat, self.chat.tokenize
+        if path == "/api/show" and chat.show is not None:
+            if body.get("model") not in chat.models:
+                self._send(404, {"error": f"model '{body.get('model')}' not found"})
+            else:
+                self._send(200, chat.show)
+        elif path == "/tokenize" and dialect == "llama.cpp" and "content" in body:
+            self._send(200, {"tokens": _word_ids(str(body["content"]))})
+        elif path == "/tokenize" and dialect == "vLLM" and ("prompt" in body or "messages" in body):
+            text = body.get("prompt") or " ".join(str(m.get("content") or "") for m in body["messages"])
+            tokens = _word_ids(str(text))
+            self._send(200, {"count": len(tokens), "max_model_len": chat.max_model_len, "tokens": tokens})
+        elif path.startswith("/extras/tokenize") and dialect == "llama-cpp-python" and "input" in body:
+            tokens = _word_ids(str(body["input"]))
+            self._send(200, {"count": len(tokens)} if path.endswith("/count") else {"tokens": tokens})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
 
     def _send_completion(self, body_out: dict, request: dict) -> None:
         """A 200 completion, with the prompt tokens a prefix cache would have reused."""

@@ -123,10 +123,34 @@ def test_slow_server_is_retried_then_answers():
 def test_server_slower_than_timeout_fails_with_model_error():
     with ChatServer(default=Delay(1.0)) as server:
         model = make_model(server, timeout_s=0.2, max_attempts=2)
-        with pytest.raises(ModelError, match="no reply within 0.2s") as err:
+        with pytest.raises(ModelError, match="timed out after 0.2 s") as err:
             model.complete(MESSAGES)
     assert not isinstance(err.value, ModelUnavailable)
     assert "\n" not in str(err.value)
+
+
+def test_timeouts_are_retried_a_bounded_number_of_times_and_announced():
+    """Six silent 600 s timeouts were an hour of nothing: now each retry is an event,
+    and a call that keeps timing out gets ``timeout_attempts`` tries in all."""
+    events = []
+    with ChatServer(default=Delay(1.0)) as server:
+        model = make_model(server, timeout_s=0.2, max_attempts=6, timeout_attempts=3)
+        model.on_event = events.append
+        with pytest.raises(ModelError, match="after 3 attempts"):
+            model.complete(MESSAGES)
+        assert len(server.chat_requests) == 3
+    assert [(e.kind, e.attempt, e.attempts) for e in events] == [("retry", 2, 3), ("retry", 3, 3)]
+    assert events[0].message.startswith("model call timed out after 0.2 s, retry 2 of 3")
+
+
+def test_server_errors_announce_each_retry():
+    events = []
+    with ChatServer([Status(503), ACTION]) as server:
+        model = make_model(server)
+        model.on_event = events.append
+        assert model.complete(MESSAGES).text == ACTION
+    assert [(e.attempt, e.attempts) for e in events] == [(2, 3)]
+    assert "HTTP 503" in events[0].message
 
 
 def test_malformed_json_is_a_model_error():

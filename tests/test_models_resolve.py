@@ -85,7 +85,8 @@ def test_llama_finds_the_local_server_and_says_so(monkeypatch):
         assert model.complete([{"role": "user", "content": "go"}]).text == ACTION
     assert model.settings.model == "Qwen/Qwen2.5-7B-Instruct"
     assert model.settings.base_url == server.base_url
-    assert said == [f"llama: using Qwen/Qwen2.5-7B-Instruct on the vLLM at {server.base_url}"]
+    assert said == [f"llama: using Qwen/Qwen2.5-7B-Instruct on the vLLM server at {server.base_url}, "
+                    "replies capped at 2048 tokens"]
 
 
 def test_llama_on_a_server_with_several_models_asks_the_user_to_pick(monkeypatch):
@@ -134,7 +135,10 @@ def test_user_models_file_configures_llama_without_probing(tmp_path):
         model = resolve_model("llama", echo=lambda _: None)
         assert model.settings.model == "mine"
         model.complete([{"role": "user", "content": "go"}])
-        assert [r["method"] for r in server.requests] == ["POST"]  # no GET /models
+        # the file's model is sent although the server lists another: only the usual
+        # ports are probed to pick one; the server is asked what it is, once
+        assert server.chat_requests[0]["json"]["model"] == "mine"
+        assert [r["path"] for r in server.requests].count("/v1/models") == 1
 
 
 def test_user_models_file_adds_priced_aliases(tmp_path, monkeypatch):
@@ -272,7 +276,11 @@ def test_tool_calls_true_in_the_user_file_reaches_the_model(tmp_path):
 
 def test_openai_spec_gets_the_same_defaults_as_an_alias(tmp_path):
     """One server behaves the same whether named by an alias or by openai:NAME@URL."""
-    url = "http://127.0.0.1:9/v1"
+    with ChatServer(models=["m", "other"]) as server:
+        _same_defaults(tmp_path, server.base_url)
+
+
+def _same_defaults(tmp_path, url: str) -> None:
     spec = resolve_model(f"openai:m@{url}")
     assert spec.settings.temperature == load_config().defaults.temperature == 0.0
     write_user_models(

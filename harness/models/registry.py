@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,6 +31,9 @@ from harness.models import Model, discovery
 from harness.models.openai import ModelOptions, OpenAIModel, OpenAISettings, is_local
 
 OPENAI_URL = "https://api.openai.com/v1"
+HOSTED_DOMAINS = ("openai.com", "anthropic.com", "googleapis.com", "deepseek.com", "together.xyz",
+                  "groq.com", "mistral.ai", "openrouter.ai", "fireworks.ai", "x.ai")
+"""Hosted APIs: nothing to discover there (no /props, no /tokenize), so not asked."""
 BUILTIN = ("demo", "demo-baseline", "human", "replay:PATH", "openai:<name>@<base_url>")
 
 
@@ -270,10 +274,11 @@ def build_alias(
     base_url = os.environ.get(env_name(alias, "BASE_URL")) or entry.base_url
     model = os.environ.get(env_name(alias, "MODEL")) or entry.model
     api_key = _api_key(alias, entry.api_key_env)
+    quiet = lambda _text: None  # noqa: E731 - the line is said once the server is known
     if base_url:
         base_url = normalize_url(base_url)
         if not model:
-            base_url, model = discovery.find([base_url], api_key=api_key, echo=echo, label=alias)
+            base_url, model = discovery.find([base_url], api_key=api_key, echo=quiet, label=alias)
     else:
         urls = entry.discover
         override = os.environ.get("HARNESS_LLAMA_URLS") if alias == "llama" else None
@@ -287,17 +292,43 @@ def build_alias(
             [normalize_url(u) for u in urls],
             model=model or None,
             api_key=api_key,
-            echo=echo,
+            echo=quiet,
             label=alias,
         )
     if entry.api_key_env and not api_key and not is_local(base_url):
         names = " or ".join([*entry.api_key_env, env_name(alias, "API_KEY"), "HARNESS_API_KEY"])
         raise HarnessError(f"--model {alias} needs an API key: set {names}")
-    return OpenAIModel(_settings(entry, sampling, model=model, base_url=base_url, api_key=api_key))
+    built = OpenAIModel(_settings(entry, sampling, model=model, base_url=base_url, api_key=api_key))
+    return _introduce(built, alias, echo)
+
+
+def is_hosted(url: str) -> bool:
+    """Whether ``url`` is a hosted API (OpenAI, Anthropic, ...) rather than a server of one's own."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in HOSTED_DOMAINS)
+
+
+def _introduce(model: OpenAIModel, label: str, echo: Callable[[str], Any]) -> OpenAIModel:
+    """Ask the server what it is (not a hosted API), say in one line what was found,
+    and let retries and warnings reach ``echo`` until someone (the live view) takes them.
+
+    Nothing listening on this machine fails here, at once, before any run directory.
+    """
+    model.on_event = lambda event: echo(event.message)
+    if is_hosted(model.base_url):
+        return model
+    facts = model.discover()
+    cap = f", replies capped at {model.reply_cap} tokens" if model.reply_cap else ""
+    counted = ", its tokenizer counts" if facts.tokenizer else ""
+    echo(f"{label}: using {model.settings.model} on the {facts.describe()}{cap}{counted}")
+    return model
 
 
 def build_openai(
-    spec: str, config: ModelsConfig, sampling: Mapping[str, Any] | None = None
+    spec: str,
+    config: ModelsConfig,
+    sampling: Mapping[str, Any] | None = None,
+    echo: Callable[[str], Any] = print,
 ) -> OpenAIModel:
     """The model of an ``openai:<name>@<base_url>`` spec.
 
@@ -318,7 +349,8 @@ def build_openai(
     api_key = os.environ.get("HARNESS_API_KEY") or os.environ.get("OPENAI_API_KEY")
     if template:
         api_key = _api_key(template.alias, template.api_key_env) or api_key
-    return OpenAIModel(_settings(entry, sampling or {}, model=name, base_url=url, api_key=api_key))
+    built = OpenAIModel(_settings(entry, sampling or {}, model=name, base_url=url, api_key=api_key))
+    return _introduce(built, "openai", echo)
 
 
 def task_dir_of(task: Any) -> Path:
@@ -362,7 +394,7 @@ def resolve(
         return HumanModel()
     config = load_config() if config is None else config
     if spec.startswith("openai:"):
-        return build_openai(spec, config, sampling)
+        return build_openai(spec, config, sampling, echo)
     if spec in config.aliases:
         return build_alias(config.aliases[spec], sampling=sampling, echo=echo)
     raise _unknown(spec, config)
