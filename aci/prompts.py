@@ -31,10 +31,17 @@ Send one command per reply and wait for its output before the next one. A multi-
 command such as edit ... end_of_edit goes inside the one code block."""
 
 
-def format_error_message(reason: str) -> str:
-    """The observation after a reply without exactly one command."""
+TOOL_FORMAT_RULES = """Your reply must make exactly ONE tool call: the bash tool for a shell \
+command ({"command": "ls -a"}), or another tool by its name, with its arguments as a valid \
+JSON object. Explain your reasoning briefly in the message text; do not write the command \
+in the text or in a code block."""
+
+
+def format_error_message(reason: str, *, tool_calls: bool = False) -> str:
+    """The observation after a reply without exactly one command (``tool_calls``: for a
+    model that acts by native tool calls, which is asked for a tool call, not a block)."""
     return (f"Your output was not formatted correctly: {reason}.\n"
-            f"{FORMAT_RULES}")
+            f"{TOOL_FORMAT_RULES if tool_calls else FORMAT_RULES}")
 
 
 def step_line(step: int, max_steps: int) -> str:
@@ -185,8 +192,12 @@ class Prompts:
         counter = (step, self.budget.max_steps) if self.step_counter else None
         return next_step(text, open_file, cwd, counter)
 
-    def format_error(self, default: str) -> str:
-        """The answer to a malformed reply (``default``: ours, naming what was wrong)."""
+    def format_error(self, default: str | None = None, *, reason: str = "") -> str:
+        """The answer to a malformed reply: an agent config's template, else ``default``
+        (ours, naming what was wrong), else built from ``reason``: in tool-call mode it
+        asks for a tool call, never a fenced block."""
         if self.templates is not None and self.templates.format_error is not None:
             return self.templates.fill(self.templates.format_error, self._values())
-        return default
+        if default is not None:
+            return default
+        return format_error_message(reason or "expected exactly one command", tool_calls=self.tool_calls)

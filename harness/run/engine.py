@@ -54,6 +54,7 @@ from aci import (
     parse_reply,
 )
 from aci.agent_config import load_agent_config
+from aci.history import elided, mlgym_elided
 from aci.lint import Flake8
 from aci.protocols import Files, Memory, RunResult, ScoreLike
 from aci.tokens import MESSAGE_OVERHEAD
@@ -64,6 +65,13 @@ from harness.scoring.scorer import working_baseline
 from harness.task.spec import Task
 from harness.tokens import estimate_tokens
 from harness.versions import versions
+
+HISTORY_BLOCK = 5
+"""Observations the ``harness`` profile elides at a time (see :mod:`aci.history`)."""
+OPENAI_TOKENIZED = ("gpt-", "o1", "o3", "o4", "chatgpt")
+"""Model names whose tokenizer the offline counter has exactly."""
+OFFLINE_HEADROOM = 1.15
+"""Offline counts of another model's tokenizer may run this much low."""
 
 AUTOSUBMITTING = frozenset({aci.AUTOSUBMIT_STEPS, aci.AUTOSUBMIT_COST, aci.EXIT_CONTEXT,
                             aci.EXIT_WALL_TIME, aci.EXIT_FORMAT})
@@ -233,6 +241,8 @@ class Engine:
         model_name: str = "",
         episode: str = "",
         on_phase: PhaseHook | None = None,
+        model: Any = None,
+        history: str | None = None,
     ) -> None:
         self.task = task
         self.on_phase: PhaseHook = on_phase or (lambda name, detail: None)
@@ -264,11 +274,7 @@ class Engine:
             lint=Flake8() if self.profile.lint == "flake8" else None,
             submission=tuple(task.submission), mlgym_exits=self.profile.mlgym_exits,
         )
-        # Without a context window the history is measured with a cheap estimate; with
-        # one, exactly, but only once a free upper bound comes near the window.
-        window = self.options.context_tokens
-        self.history = History(keep_last=self.options.keep_last, model=model_name,
-                               count=None if window else estimate_tokens, window=window)
+        self.history = self._make_history(model, model_name, history)
         self.prompts = aci.Prompts(
             self.registry, self.window, self.budget, command_timeout=self.command_timeout,
             tool_calls=tool_calls, step_counter=self.profile.step_counter,
@@ -317,6 +323,8 @@ class Engine:
             "tools": self.registry.names(), "memory": self.ctx.memory is not None,
             "gpus": list(o.gpus), "tool_calls": self.tool_calls, "aci_profile": self.profile.name,
             "agent_config": str(o.agent_config) if o.agent_config else None,
+            "history": self.history_scheme, "context_window": self.context_window,
+            "reply_tokens": self.reply_tokens, "history_tokens": self.history.window,
         }
 
     # -- the episode ---------------------------------------------------------------------
@@ -349,9 +357,10 @@ class Engine:
         if self._ended:
             return None
         messages, tokens = self.view()
+        self.request_tokens = tokens
         status = self.budget.exceeded(tokens)
         if status is not None:
-            self.finish(status)
+            self.finish(status, error=self._context_error(tokens) if status == aci.EXIT_CONTEXT else None)
             return None
         self.on_phase("model", f"{tokens:,} tokens")
         return Request(messages, self.tools, tokens)
@@ -376,31 +385,37 @@ class Engine:
         self.tokens_out += reply.usage.completion_tokens
         ctx = self.ctx
         scored = len(ctx.scores)
+        calls = with_call_ids(reply.tool_calls, f"call_{self.budget.steps + 1}")
         assistant: dict = {"role": "assistant", "content": reply.text}
-        if reply.tool_calls:
-            assistant["tool_calls"] = reply.tool_calls
+        if calls:
+            assistant["tool_calls"] = calls
         action: aci.Action | None = None
         observation = ""
         try:
-            action = parse_reply(reply.text, reply.tool_calls or None, self.registry)
+            action = parse_reply(reply.text, calls or None, self.registry)
         except aci.FormatError as err:
-            observation = self.prompts.format_error(err.observation or aci.format_error_message(str(err)))
+            reason = err.reason
+            if self.tool_calls and not calls:
+                reason = f"your reply made no tool call ({reason})"
+            observation = self.prompts.format_error(None if self.tool_calls else err.observation, reason=reason)
             if self.profile.format_retries:
                 self._retries += 1
                 if self._retries < self.profile.format_retries:
-                    return self._ask_again(reply, assistant, observation)
+                    return self._ask_again(reply, assistant, observation, calls)
         self._retry, self._retries = [], 0
         self.budget.add_step(reply.cost)
         ctx.step = self.budget.steps
         self.messages.append(assistant)
         if self.profile.format_retries and action is None:  # the last malformed reply of a step
-            self._answer(observation, None)
-            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0)
+            self.messages.extend(answers(observation, calls))
+            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0,
+                         tool_calls=calls)
             self.finish(aci.EXIT_FORMAT)
             return self._outcome("", "", observation, None, 0.0, scored)
         if action is None:
-            self._answer(observation, None)
-            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0)
+            self.messages.extend(answers(observation, calls))
+            self._record(reply, action="", thought="", observation=observation, exit_code=None, elapsed=0.0,
+                         tool_calls=calls)
             status = self.budget.format_error()
             if status is not None:
                 self.finish(status)
@@ -413,7 +428,7 @@ class Engine:
         self._answer(observation, action.tool_call_id)
         self._record(reply, action=action.command, thought=action.thought, observation=observation,
                      exit_code=outcome.exit_code, elapsed=outcome.elapsed_s,
-                     error_detail=getattr(outcome, "error_detail", None))
+                     error_detail=getattr(outcome, "error_detail", None), tool_calls=calls)
         if ctx.done:
             self.finish(ctx.exit_status)
         return self._outcome(action.command, action.thought, observation, outcome.exit_code,
@@ -460,17 +475,66 @@ class Engine:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _ask_again(self, reply: Reply, assistant: dict, observation: str) -> Step:
+    def _ask_again(self, reply: Reply, assistant: dict, observation: str, calls: list) -> Step:
         """A malformed reply under the mlgym profile: no step spent, nothing run; the next
-        request ends with this reply and the format error (then both are dropped)."""
+        request ends with this reply and the format error (then both are dropped). A
+        malformed tool call is answered by a tool message per call id, as the chat
+        protocol requires."""
         self.budget.add_cost(reply.cost)
-        self._retry = [assistant, {"role": "user", "content": observation}]
+        self._retry = [assistant, *answers(observation, calls)]
         if self.recorder is not None:
             self.recorder.write("retry", n=self.budget.steps + 1, attempt=self._retries, reply=reply.text,
-                                tool_calls=reply.tool_calls, observation=observation,
+                                tool_calls=calls, finish_reason=finish_reason(reply), observation=observation,
                                 tokens_in=reply.usage.prompt_tokens, tokens_out=reply.usage.completion_tokens,
+                                tokens_cached=cached_tokens(reply), request_tokens=self.request_tokens,
                                 cost=reply.cost, model_s=round(reply.elapsed_s, 4))
         return Step(self.budget.steps, "", "", observation, None, 0.0, (), None, retry=self._retries)
+
+    def _make_history(self, model: Any, model_name: str, scheme: str | None) -> History:
+        """The episode's history view, and the token limits it keeps to.
+
+        The context is the smaller of ``--context-tokens`` and the window the model
+        states (a server's ``n_ctx``/``max_model_len``); the view must leave the reply
+        cap free. Counted offline for a model whose tokenizer is not OpenAI's, counts run
+        ~11% low (SmolLM2 on llama.cpp), so the view then keeps 15% headroom. Without a
+        context the history is measured with a cheap estimate; with one, exactly, but
+        only once a free upper bound comes near the limit.
+
+        The ``harness`` profile elides in blocks (the prompt prefix, and so the server's
+        KV cache, survives between block boundaries) and shortens old replies; the
+        ``mlgym`` profile is MLGym-Bench's ``Last5Observations`` (``keep_last`` of them).
+        ``scheme`` (``blocks`` or ``last``) overrides the profile's, for benchmarks.
+        """
+        stated = [w for w in (self.options.context_tokens, model_limit(model, "context_window")) if w]
+        self.context_window = min(stated) if stated else None
+        self.reply_tokens = model_limit(model, "max_tokens") or 0
+        self.request_tokens: int | None = None
+        self.history_scheme = scheme or ("last" if self.profile.name == "mlgym" else "blocks")
+        if self.history_scheme not in ("last", "blocks"):
+            raise HarnessError(f"unknown history scheme {scheme!r}: use blocks or last")
+        name = str(getattr(getattr(model, "settings", None), "model", "") or model_name)
+        counter = getattr(model, "count_tokens", None)  # the server's own tokenizer, if offered
+        limit = None
+        if self.context_window is not None:
+            limit = self.context_window - self.reply_tokens
+            guessed = model is not None and not callable(counter)
+            if guessed and not name.lower().split("/")[-1].startswith(OPENAI_TOKENIZED):
+                limit = int(limit / OFFLINE_HEADROOM)
+            self.budget.context_tokens = self.context_window
+            self.budget.reserve_tokens = self.context_window - limit
+        count = counter if callable(counter) else (None if limit else estimate_tokens)
+        blocks = self.history_scheme == "blocks"
+        return History(keep_last=self.options.keep_last, model=name, count=count, window=limit,
+                       block=HISTORY_BLOCK if blocks else 0, shorten_replies=blocks,
+                       note=elided if blocks else mlgym_elided)
+
+    def _context_error(self, tokens: int) -> str:
+        limit = self.history.window
+        elided = self.history.elided_steps
+        return (f"the conversation no longer fits the model's context: {tokens:,} tokens to send "
+                f"(with {elided} old outputs elided) where {limit:,} fit "
+                f"(a {self.context_window:,}-token context less {self.context_window - (limit or 0):,} "
+                f"kept free for the reply and for error in counting tokens)")
 
     def _outcome(self, action: str, thought: str, observation: str, exit_code: int | None,
                  elapsed: float, scored: int) -> Step:
@@ -484,14 +548,18 @@ class Engine:
         else:
             self.messages.append({"role": "user", "content": observation})
 
+
     def _record(self, reply: Reply, *, action: str, thought: str, observation: str,
-                exit_code: int | None, elapsed: float, error_detail: str | None = None) -> None:
+                exit_code: int | None, elapsed: float, error_detail: str | None = None,
+                tool_calls: list | None = None) -> None:
         if self.recorder is None:
             return
         fields: dict[str, Any] = {
             "n": self.budget.steps, "thought": thought, "action": action, "observation": observation,
-            "reply": reply.text, "tool_calls": reply.tool_calls, "finish_reason": finish_reason(reply),
+            "reply": reply.text, "tool_calls": tool_calls if tool_calls is not None else reply.tool_calls,
+            "finish_reason": finish_reason(reply),
             "tokens_in": reply.usage.prompt_tokens, "tokens_out": reply.usage.completion_tokens,
+            "tokens_cached": cached_tokens(reply), "request_tokens": self.request_tokens,
             "tokens_estimated": reply.usage.estimated, "cost": reply.cost,
             "model_s": round(reply.elapsed_s, 4), "elapsed_s": round(elapsed, 4), "exit_code": exit_code,
         }
@@ -532,6 +600,52 @@ class Engine:
         if not self._ending:  # the autosubmission announced itself in finish()
             self.on_phase("scoring", "the current submission")
         return self._scoring(left)
+
+
+def with_call_ids(calls: list | None, prefix: str) -> list:
+    """The reply's tool calls, each with an id (``prefix_i`` for one the server left
+    without): every call must be answerable by a tool message."""
+    out = []
+    for i, call in enumerate(calls or []):
+        if isinstance(call, dict) and not call.get("id"):
+            call = {**call, "id": f"{prefix}_{i}"}
+        out.append(call)
+    return out
+
+
+def answers(observation: str, calls: list) -> list[dict]:
+    """The messages answering a reply: a ``tool`` message per tool call id (a malformed
+    call included: the chat protocol wants every call answered before anything else),
+    else one ``user`` message."""
+    ids = [call.get("id") if isinstance(call, dict) else getattr(call, "id", None) for call in calls]
+    if calls and all(ids):
+        return [{"role": "tool", "tool_call_id": call_id, "content": observation} for call_id in ids]
+    return [{"role": "user", "content": observation}]
+
+
+def model_limit(model: Any, name: str) -> int | None:
+    """A token limit the model object states (``context_window``, ``max_tokens``): its
+    own attribute, else its settings'; None when unknown."""
+    for holder in (model, getattr(model, "settings", None)):
+        value = getattr(holder, name, None) if holder is not None else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def cached_tokens(reply: Reply) -> int | None:
+    """Prompt tokens the server says it reused from its cache: OpenAI's and vLLM's
+    ``usage.prompt_tokens_details.cached_tokens``, llama.cpp's ``timings.cache_n``;
+    None when the server does not say."""
+    raw = reply.raw if isinstance(reply.raw, dict) else {}
+    usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        return details["cached_tokens"]
+    timings = raw.get("timings")
+    if isinstance(timings, dict) and isinstance(timings.get("cache_n"), int):
+        return timings["cache_n"]
+    return None
 
 
 def _task_values(task: Task, engine: Engine) -> dict[str, Any]:

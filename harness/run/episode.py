@@ -147,7 +147,7 @@ class Episode:
                 self.task, self.options, files=sandbox.files, shell=sandbox,
                 score=scoring(scorer, workspace), memory=self.memory, recorder=recorder,
                 registry=self.registry, tool_calls=self.tool_calls,
-                model_name=getattr(self.model, "name", ""), episode=self.run_dir.name,
+                model_name=getattr(self.model, "name", ""), episode=self.run_dir.name, model=self.model,
                 on_phase=self.on_phase,
             )
             engine.begin(model=model_info(self.model), time=started.isoformat(), sandbox=sandbox.policy)
