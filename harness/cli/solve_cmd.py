@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from harness.cli.episode_options import episode_flags, episode_options
 from harness.errors import HarnessError
+from harness.textsafe import visible
 
 
 def _default_out(task_id: str, model: str) -> Path:
@@ -38,6 +40,7 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
     """Let a model work TASK (a task directory or name) in a fresh sandbox."""
     from harness.cli.progress import EpisodeDisplay
     from harness.models import resolve_model
+    from harness.run.engine import episode_budget
     from harness.run.episode import Episode
     from harness.run.options import tool_calls_mode
     from harness.task.spec import Task, find_task
@@ -56,14 +59,44 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
     tool_calls_mode(chosen, options)  # refuse what the model cannot honour, before anything starts
     run_dir = out or _default_out(task.id, model)
     warn_weaker_sandbox()
-    with EpisodeDisplay(task, quiet=quiet) as display:
-        episode = Episode(task, chosen, run_dir, options, on_step=display.step, on_status=display.status)
+    max_steps = episode_budget(task, options).max_steps
+    with EpisodeDisplay(task, quiet=quiet, max_steps=max_steps) as display:
+        if hasattr(chosen, "on_event"):  # retries and warnings of the model client, as they happen
+            chosen.on_event = display.model_event
+        episode = Episode(task, chosen, run_dir, options, on_step=display.step, on_status=display.status,
+                          on_phase=display.phase)
         result = episode.run()
     display.summary(result, task)
     if result.exit_status == "interrupted":
         sys.exit(130)
-    if result.exit_status == "exit_error":  # the harness or the model server failed: say so to scripts
+    failure = harness_failure(result)
+    if failure:  # the harness, its scorer or the model server failed, not the agent: say so to scripts
+        click.echo(f"the harness failed: {visible(failure)}", err=True)
         sys.exit(1)
+
+
+_CRASH = re.compile(r"^(the scorer failed|scorer bug:|[A-Za-z_][\w.]*(Error|Exception): )")
+"""How a scorer crash reads (aci's submit, the scorer's own exit, an exception in the
+autosubmission), as opposed to a submission the scorer refused."""
+
+
+def harness_failure(result: Any) -> str | None:
+    """Why the episode failed on the harness's side (None: it did not).
+
+    ``exit_error`` (the model server or the harness broke the episode), or the scoring
+    that ended the episode (a submit or the autosubmission) crashed: the agent's work
+    was never judged, whatever it was. A submission the scorer refused is the agent's
+    failure and exits 0 like any other scored episode.
+    """
+    if result.exit_status == "exit_error":
+        return result.error or "the episode ended with exit_error"
+    if result.final_metrics is not None or not result.validations:
+        return None
+    last = result.validations[-1]
+    error = last.get("error") or ""
+    if last.get("kind") != "validate" and _CRASH.match(error):
+        return f"scoring the final submission crashed: {error}"
+    return None
 
 
 def warn_weaker_sandbox() -> None:
