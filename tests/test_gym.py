@@ -259,3 +259,28 @@ def test_the_context_window_truncates_with_exit_context(make_env):
     observation, _reward, terminated, truncated, info = env.step(reply("cat data/train.csv"))
     assert (terminated, truncated, info["exit_status"]) == (False, True, "exit_context")
     assert "The episode has ended (exit_context)" in observation and info["final_metrics"] is None
+
+
+def test_make_finds_the_readme_task_path_from_any_directory(tmp_path, house_price_env):
+    """harness.make("tasks/house_price") outside the checkout: the relative path falls
+    back to the installed checkout's tasks/; an unknown task is one line naming the known."""
+    code = """
+import harness
+env = harness.make("tasks/house_price", max_steps=2)
+print("dir", env.task.dir)
+env.close()
+for ref in ("tasks/no_such_task", "no_such_task"):
+    try:
+        harness.make(ref)
+    except harness.HarnessError as err:
+        print("error", err)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"dir {REPO / 'tasks' / 'house_price'}"
+    errors = [line for line in lines if line.startswith("error ")]
+    assert len(errors) == 2 and all("known tasks: " in e and "house_price" in e and "titanic" in e
+                                    for e in errors)
+    assert "'tasks/no_such_task'" in errors[0]

@@ -87,7 +87,7 @@ from harness.sandbox import Sandbox
 from harness.sandbox.threads import default_threads
 from harness.scoring.scorer import Scorer, working_baseline
 from harness.task.env import TaskEnv
-from harness.task.spec import Task, find_task
+from harness.task.spec import TASK_FILE, Task, TaskError, find_task, list_tasks, repo_tasks_dir
 
 try:
     import gymnasium
@@ -155,7 +155,7 @@ class ResearchEnv(gymnasium.Env):
         memory: Any = None,
         render_mode: str | None = None,
     ) -> None:
-        self.task = task if isinstance(task, Task) else Task.load(find_task(task))
+        self.task = task if isinstance(task, Task) else load_task(task)
         self.options = options or EpisodeOptions()
         if not self.options.cpu_threads:  # fixed now: a bad HARNESS_THREADS fails at make, not mid-episode
             self.options = self.options.replace(cpu_threads=default_threads())
@@ -341,6 +341,30 @@ def _ending_note(ctx: ToolContext) -> str:
     return f"\nThe episode has ended ({ctx.exit_status}); the current submission was scored: {result}"
 
 
+def load_task(ref: str | os.PathLike[str]) -> Task:
+    """The task ``ref`` names, from any working directory.
+
+    A directory (or its task.yaml) or a name, as :func:`~harness.task.spec.find_task`
+    takes them; a relative path that does not exist from here (the README's
+    ``"tasks/house_price"`` run outside the checkout) is then looked up in the
+    installed checkout, as a path from its root and by its last part as a name.
+    Unknown: one line listing the known tasks.
+    """
+    path = Path(ref)
+    try:
+        return Task.load(find_task(ref))
+    except TaskError:
+        if path.exists():  # there, but not a task (or a broken one): find_task says why
+            raise
+    checkout = repo_tasks_dir()
+    candidates = [] if path.is_absolute() else [checkout.parent / path, checkout / path.name]
+    for candidate in candidates:
+        if (candidate / TASK_FILE).is_file():
+            return Task.load(candidate)
+    known = ", ".join(p.name for p in list_tasks()) or "none"
+    raise TaskError(f"no task {str(ref)!r} here or in {checkout}: known tasks: {known}")
+
+
 def make(task: Task | str | Path, *, runs_dir: str | Path | None = None,
          render_mode: str | None = None, registry: ToolRegistry | None = None,
          **options: Any) -> ResearchEnv:
@@ -364,7 +388,7 @@ def make(task: Task | str | Path, *, runs_dir: str | Path | None = None,
     else:  # a store object: memory on, with this store
         store, options["memory"] = memory, True
     parsed = EpisodeOptions.build("harness.make", **options)
-    loaded = task if isinstance(task, Task) else Task.load(find_task(task))
+    loaded = task if isinstance(task, Task) else load_task(task)
     return ResearchEnv(loaded, parsed, runs_dir=runs_dir, registry=registry, memory=store,
                        render_mode=render_mode)
 
@@ -386,4 +410,4 @@ def register() -> str:
     return ENV_ID
 
 
-__all__ = ["ENV_ID", "ResearchEnv", "TextSpace", "make", "normalised", "register"]
+__all__ = ["ENV_ID", "ResearchEnv", "TextSpace", "load_task", "make", "normalised", "register"]
