@@ -51,7 +51,7 @@ def _register() -> None:
     import importlib
 
     for name in ("task_cmd", "solve_cmd", "memory_cmd", "bench_cmd", "profile_cmd", "report_cmd",
-                 "replay_cmd"):
+                 "replay_cmd", "models_cmd"):
         try:
             module = importlib.import_module(f"harness.cli.{name}")
         except ModuleNotFoundError as err:

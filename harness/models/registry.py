@@ -218,6 +218,12 @@ def load_entries(files: list[Path] | None = None) -> dict[str, ModelEntry]:
     return load_config(files).aliases
 
 
+def user_aliases() -> set[str]:
+    """The aliases the user's own models file defines or overrides."""
+    parsed = _read(user_file())
+    return set(parsed.models) if parsed else set()
+
+
 def env_name(alias: str, suffix: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", alias).upper() + "_" + suffix
 
