@@ -80,8 +80,9 @@ def _short_command(command: str) -> str:
     lines = command.strip("\n").split("\n")
     if len(lines) <= 3 and len(command) <= REPLY_KEEP_CHARS // 2:
         return command.strip("\n")
-    rest = len(lines) - 1
-    return _head(lines[0]) + (f"\n[{rest} more lines omitted]" if rest else "")
+    first, rest = lines[0], len(lines) - 1
+    first = first if len(first) <= HEAD_CHARS else first[:HEAD_CHARS].rstrip() + " ..."
+    return first + (f"\n[{rest} more lines omitted]" if rest else "")
 
 
 def shortened_reply(message: Message) -> Message | None:
@@ -118,7 +119,11 @@ def _short_text(text: str, has_calls: bool) -> str:
         action = parse_reply(text)
     except FormatError:
         return f"{note}\n{_head(text)}"
-    parts = [note, _head(action.thought), f"```\n{_short_command(action.command)}\n```"]
+    thought = action.thought.strip()
+    heading = ""
+    if thought.startswith("DISCUSSION"):  # MLGym's heading stays, with the discussion's first line
+        heading, thought = "DISCUSSION", thought.removeprefix("DISCUSSION").strip()
+    parts = [note, heading, _head(thought), f"```\n{_short_command(action.command)}\n```"]
     return "\n".join(part for part in parts if part)
 
 
@@ -255,8 +260,7 @@ class History:
             while self.block > 0 and total > self.window and cut < len(observations) - 1:
                 cut = min(len(observations) - 1, cut + self.block)
                 out, total = self._assemble(entries, observations, cut, exact=True)
-        if self.block > 0:
-            self.elided_steps = cut
+        self.elided_steps = cut
         return out, total
 
     def _assemble(self, entries: list[_Entry], observations: list[int], cut: int,
