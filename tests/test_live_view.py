@@ -49,7 +49,7 @@ def test_plain_output_has_a_line_per_phase_in_order_and_escapes_agent_text(tmp_p
         code, out, err = solve(server, tmp_path / "run", "--max-steps", "3", "--aci-profile", "harness")
     assert code == 0, err  # an unscored autosubmission is the agent's failure, not the harness's
     in_order(err, [
-        "step 1/3 · waiting for the model\n",
+        "\n  step 1/3 · waiting for the model\n",  # indented: a step line starts with "step"
         "step 1/3 · the model replied after 1.",
         "step 1/3 · running: sleep 2; echo slow\n",  # the first line only
         "step 1/3 · the command ended after 2.",

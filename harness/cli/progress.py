@@ -8,7 +8,8 @@ ends; a model call that is retried says so when it happens.
 
 On a terminal the phase is one status line that ticks once a second under the step
 lines. Elsewhere (a log, CI) each phase is a plain line when it starts, and one when
-it ends if it lasted a second or more: a few lines a step, never a line a tick.
+it ends if it lasted a second or more, indented under the step lines: a few lines a step,
+never a line a tick.
 
 Agent text (the command, the summary's error) passes through
 :func:`harness.textsafe.one_line` / ``visible`` and reaches rich as ``Text`` or with
@@ -102,7 +103,7 @@ class EpisodeDisplay:
         if self.quiet:
             return
         if name == "retry":  # an event inside the model phase, not a phase of its own
-            self._line(f"{self._prefix()}{one_line(detail, 200)}")
+            self._line(f"  {self._prefix()}{one_line(detail, 200)}")
             return
         self._end_phase()
         if name:
@@ -110,7 +111,7 @@ class EpisodeDisplay:
             label = phase_label(name, detail)
             self._phase = (name, label, time.monotonic())
             if not self.live:
-                self._line(f"{self._prefix()}{label}")
+                self._line(f"  {self._prefix()}{label}")
 
     def retry(self, message: str) -> None:
         """A model call failed and is tried again (``message`` says why and when)."""
@@ -159,7 +160,7 @@ class EpisodeDisplay:
         name, _label, started = current
         seconds = time.monotonic() - started
         if seconds >= LONG_PHASE_S:
-            self._line(f"{self._prefix()}{phase_ended(name, seconds)}")
+            self._line(f"  {self._prefix()}{phase_ended(name, seconds)}")
 
     def _line(self, text: str) -> None:
         self.console.print(Text(visible(text)), highlight=False, markup=False, emoji=False, soft_wrap=True)
