@@ -159,3 +159,15 @@ def test_solve_without_a_server_fails_fast_and_leaves_no_run_directory(tmp_path)
     assert outcome.exit_code != 0 and "Traceback" not in outcome.output
     assert "cannot reach a model server" in outcome.output
     assert not out.exists() and elapsed < 10  # task loading included; the model part < 2 s
+
+
+def test_the_engine_reads_window_cap_and_tokenizer_off_the_model():
+    """What ``harness.run.engine`` looks up (context_window, max_tokens, count_tokens)."""
+    from harness.run.engine import model_limit
+
+    with ChatServer(**like("vLLM", 8192)) as server:
+        model = resolve_model(f"openai:test-model@{server.base_url}", echo=lambda _: None)
+        assert (model_limit(model, "context_window"), model_limit(model, "max_tokens")) == (8192, 2048)
+        assert model.count_tokens("a b c") == 3
+    with ChatServer(**like("Ollama", 8192)) as server:
+        assert resolve_model(f"openai:test-model@{server.base_url}", echo=lambda _: None).count_tokens is None

@@ -242,6 +242,19 @@ class OpenAIModel:
             return None
         return max(window // 2, window - (self.reply_cap or 0))
 
+    @property
+    def max_tokens(self) -> int | None:
+        """The reply cap sent (what the engine keeps free of the window): :attr:`reply_cap`."""
+        return self.reply_cap
+
+    @property
+    def count_tokens(self) -> Callable[[str], int] | None:
+        """The server's tokenizer as ``str -> int`` (the engine's history counts with it
+        and then needs no headroom for offline error); None when the server has none."""
+        if self.facts is None or not self.facts.tokenizer:
+            return None
+        return self.token_counter()
+
     def token_counter(self) -> Callable[[str], int]:
         """``str -> int`` by the server's tokenizer when it has one, else offline."""
         if self._counter is None:
