@@ -11,7 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from chat_server import ChatServer, ContextError, Delay, Gone, Malformed, Reply, Status, ToolCall
+from chat_server import (
+    ChatServer,
+    ContextError,
+    Delay,
+    Gone,
+    Malformed,
+    Raw,
+    Reply,
+    Status,
+    ToolCall,
+    completion,
+)
 from click.testing import CliRunner
 
 from harness.cli import main as cli
@@ -298,3 +309,82 @@ def test_solve_exits_non_zero_when_the_episode_ends_with_exit_error(tmp_path):
                                            "--no-memory", "-q", "--out", str(out)])
     assert outcome.exit_code == 1, outcome.output
     assert json.loads((out / "results.json").read_text())["exit_status"] == "exit_error"
+
+
+# -- history and tool-call protocol against the chat server -------------------------------
+
+
+def _broken_call(call_id: str | None) -> Raw:
+    """A tool call whose arguments are not JSON (as small models write them)."""
+    body = completion("Let me look.", model="test-model", usage={"prompt_tokens": 10, "completion_tokens": 5},
+                      finish_reason="tool_calls")
+    call = {"type": "function", "function": {"name": "bash", "arguments": '{"command": "ls'}}
+    if call_id:
+        call["id"] = call_id
+    body["choices"][0]["message"]["tool_calls"] = [call]
+    return Raw(body)
+
+
+@pytest.mark.parametrize(("profile", "call_id"), [("harness", "call_x"), ("mlgym", None)])
+def test_a_tool_call_with_broken_json_is_answered_by_a_tool_message(house_price, tmp_path, profile, call_id):
+    """Every assistant tool_calls message is followed by a tool message per call id, a
+    malformed call included (no user message in between), and the format error asks for
+    a tool call, not a fenced block. Without an id from the server, one is made up."""
+    with ChatServer([_broken_call(call_id)], default=ToolCall("submit", {})) as server:
+        model = model_for(server)
+        model.tool_calls = True
+        result, records, _ = run(house_price, model, tmp_path, aci_profile=profile, memory=False, max_steps=3)
+        second = server.chat_requests[1]["json"]["messages"]
+    assistant, answer = second[-2:]
+    assert assistant["role"] == "assistant" and len(assistant["tool_calls"]) == 1
+    sent_id = assistant["tool_calls"][0]["id"]
+    assert sent_id == (call_id or "call_1_0")
+    assert answer["role"] == "tool" and answer["tool_call_id"] == sent_id
+    assert "not valid JSON" in answer["content"] and "ONE tool call" in answer["content"]
+    assert "```" not in answer["content"] and "code block" in answer["content"]  # "do not write ... in a code block"
+    for i, message in enumerate(second):  # the protocol, everywhere in the request
+        if message.get("tool_calls"):
+            ids = [c["id"] for c in message["tool_calls"]]
+            assert [m.get("tool_call_id") for m in second[i + 1:i + 1 + len(ids)]] == ids
+    first = next(r for r in records if r["kind"] in ("step", "retry"))
+    assert first["finish_reason"] == "tool_calls" and first["tool_calls"][0]["id"] == sent_id
+    last = [r for r in records if r["kind"] == "step"][-1]  # the chat server reports cached tokens
+    assert last["finish_reason"] == "tool_calls" and last["tokens_cached"] is not None
+    # no submission: the harness profile goes on to the step limit, mlgym's submit ends it
+    assert result.exit_status == ("autosubmission (max_steps)" if profile == "harness"
+                                  else "submission_not_found (submit)")
+
+
+def test_the_models_context_window_less_its_reply_cap_bounds_every_request(house_price, tmp_path):
+    """The model states a 4,000-token context and a 200-token reply cap: every request
+    stays under (4000 - 200) / 1.15 offline-counted tokens, by eliding whole blocks, and
+    the episode runs to its step limit instead of into the server's 400."""
+    from aci.tokens import count_message_tokens
+
+    with ChatServer([], default=say("cat baseline.py")) as server:
+        model = model_for(server, context_window=4000, max_tokens=200)
+        result, records, results = run(house_price, model, tmp_path, aci_profile="harness", memory=False,
+                                       max_steps=14)
+        sent = [r["json"]["messages"] for r in server.chat_requests]
+    limit = int(3800 / 1.15)
+    assert result.exit_status == "autosubmission (max_steps)" and len(sent) == 14
+    assert max(count_message_tokens(m) for m in sent) <= limit
+    assert results["config"]["history"] == "blocks" and results["config"]["history_tokens"] == limit
+    elided = [sum(1 for m in messages if str(m["content"]).startswith("Old output omitted")) for messages in sent]
+    # request i shows i observations; the cut only moves forward (to a whole block more, or
+    # to all but the latest when a block more is past it), so prefixes survive in between
+    assert max(elided) >= 5 and elided == sorted(elided)
+    assert all(n == 0 or n - prev == 5 or n == i - 1 or n == prev for i, (prev, n) in
+               enumerate(zip([0, *elided], elided, strict=False)))
+    steps = [r for r in records if r["kind"] == "step"]
+    assert all(s["finish_reason"] == "stop" and s["request_tokens"] <= limit for s in steps)
+    assert sum(s["tokens_cached"] for s in steps) > 0
+
+
+def test_a_context_too_small_for_the_task_ends_with_one_clear_line(house_price, tmp_path):
+    with ChatServer([], default=say("ls")) as server:
+        model = model_for(server, context_window=600, max_tokens=100)
+        result, _, results = run(house_price, model, tmp_path, aci_profile="harness", memory=False)
+        calls = len(server.chat_requests)
+    assert result.exit_status == "exit_context" and calls == 0
+    assert "no longer fits the model's context" in results["error"] and "600-token context" in results["error"]
