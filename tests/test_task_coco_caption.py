@@ -94,7 +94,7 @@ def test_prepare_lays_out_images_and_captions(coco, tmp_path):
     test = pd.read_csv(prepared.path / "test_images.csv")
     references = pd.read_csv(prepared.path / "test_references.csv")
     sizes = (train["image_id"].nunique(), validation["image_id"].nunique(), len(test))
-    assert sizes == (200, 40, 40)
+    assert sizes == (100, 20, 20)
     assert not set(validation["image_id"]) & set(test["image_id"])
     assert test["file_name"].str.startswith("COCO_val2014_").all()
     assert references.groupby("image_id").size().eq(5).all()
@@ -149,7 +149,7 @@ def test_reference_captions_score_high_and_order_does_not_matter(coco, tmp_path)
         (None, "submission.csv not found"),
         ("image_id,text\n5,a cat\n", "has columns image_id,text"),
         ("image_id,caption\n5,a cat\n5,a dog\n", "repeats image_id 5"),
-        ("image_id,caption\n5,a cat\n", "39 missing"),
+        ("image_id,caption\n5,a cat\n", "19 missing"),
         ("image_id,caption\nfive,a cat\n", "image_id must hold whole numbers"),
     ],
 )

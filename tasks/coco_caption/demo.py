@@ -97,7 +97,7 @@ def main():
         tokens[i, : len(ids)] = torch.tensor(ids)
 
     small = len(train) < 10_000
-    epochs, width = (5, 64) if small else (8, 512)
+    epochs, width = (6, 64) if small else (8, 512)
     model = Captioner(len(vocab), width).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loss_of = nn.CrossEntropyLoss(ignore_index=PAD)

@@ -1,8 +1,8 @@
 """Write the tiny stand-in data set beside this file (``python tiny/make_tiny.py``).
 
 Three archives laid out as the real COCO 2014 downloads: ``train2014.zip``
-(``train2014/COCO_train2014_000000xxxxxx.jpg``, 200 images), ``val2014.zip``
-(``val2014/COCO_val2014_...``, 80 images) and ``annotations_trainval2014.zip``
+(``train2014/COCO_train2014_000000xxxxxx.jpg``, 100 images), ``val2014.zip``
+(``val2014/COCO_val2014_...``, 40 images) and ``annotations_trainval2014.zip``
 (``annotations/captions_train2014.json`` and ``annotations/captions_val2014.json`` in
 COCO's caption format, five captions per image), and ``resnet50-0676ba61.pth``: a
 ResNet-50 state dict in torchvision's format but 16 times narrower (base width 4),
@@ -115,8 +115,8 @@ def write_weights(path: Path) -> None:
 
 def main() -> None:
     rng = random.Random(2014)
-    train, train_captions = split(rng, "train2014", 200, 9)
-    val, val_captions = split(rng, "val2014", 80, 5)
+    train, train_captions = split(rng, "train2014", 100, 9)
+    val, val_captions = split(rng, "val2014", 40, 5)
     write_zip(OUT / "train2014.zip", train)
     write_zip(OUT / "val2014.zip", val)
     write_zip(
