@@ -109,10 +109,11 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-def run_scheme(scheme: str, task: Task, env: TaskEnv, model: OpenAIModel, steps: int,
-               context: int | None, tokenize: Callable | None) -> list[dict]:
-    """One scripted episode under ``scheme``; a row per step."""
-    options = EpisodeOptions(aci_profile="harness", memory=False, max_steps=steps + 1, context_tokens=context)
+def run_scheme(scheme: str, task: Task, env: TaskEnv, model: OpenAIModel, caller: OpenAIModel, steps: int,
+               tokenize: Callable | None) -> list[dict]:
+    """One scripted episode under ``scheme`` (``model`` bounds the history, ``caller``
+    sends it); a row per step."""
+    options = EpisodeOptions(aci_profile="harness", memory=False, max_steps=steps + 1)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
         workspace = Path(tmp) / "workspace"
@@ -131,7 +132,7 @@ def run_scheme(scheme: str, task: Task, env: TaskEnv, model: OpenAIModel, steps:
                                  "error": engine.error})
                     break
                 started = time.monotonic()
-                reply = model.complete(request.messages, tools=request.tools)
+                reply = caller.complete(request.messages, tools=request.tools)
                 seconds = time.monotonic() - started
                 prompt, cached, source = reply.usage.prompt_tokens, cached_tokens(reply), "server usage"
                 if cached is None and tokenize is not None:
@@ -189,17 +190,24 @@ def main(argv: list[str] | None = None) -> dict:
             name = httpx.get(args.base_url.rstrip("/") + "/models", timeout=10).json()["data"][0]["id"]
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as err:
             parser.exit(2, f"error: cannot list the models at {args.base_url} ({err}); pass --model\n")
-    model = OpenAIModel(OpenAISettings(model=name, base_url=args.base_url, max_tokens=args.max_tokens,
-                                       temperature=0.0, max_attempts=1, timeout_s=900,
-                                       context_window=args.context))
+    # The episode's model (its context window, default reply cap and tokenizer, as discovered,
+    # bound the history) and the caller, which asks for --max-tokens only to save time.
+    model = OpenAIModel(OpenAISettings(model=name, base_url=args.base_url, context_window=args.context))
+    caller = OpenAIModel(OpenAISettings(model=name, base_url=args.base_url, max_tokens=args.max_tokens,
+                                        temperature=0.0, max_attempts=1, timeout_s=900))
+    for m in (model, caller):
+        if hasattr(m, "discover"):
+            m.discover(timeout=5.0)
     task = Task.load(Path(args.task))
     env = TaskEnv.ensure(task)
     tokenize, where = tokenizer_for(args.base_url, name)
-    print(f"model {name} at {args.base_url}; cached tokens from the server's usage, else the common "
-          f"prefix of token ids from {where}")
+    window, cap = getattr(model, "context_window", None), getattr(model, "max_tokens", None)
+    print(f"model {name} at {args.base_url} ({getattr(model, 'kind', '?')}): context {window}, reply cap {cap}, "
+          f"server tokenizer {'yes' if getattr(model, 'count_tokens', None) else 'no'}; cached tokens from "
+          f"the server's usage, else the common prefix of token ids from {where}")
     result: dict = {"model": name, "tokenizer": where, "rows": [], "summary": {}}
     for scheme in schemes:
-        rows = run_scheme(scheme, task, env, model, args.steps, args.context, tokenize)
+        rows = run_scheme(scheme, task, env, model, caller, args.steps, tokenize)
         result["rows"] += rows
         result["summary"][scheme] = summary(rows)
         print(f"\n{scheme}:  step  prompt  cached   hit  reuse  model_s  elided  source")
@@ -220,6 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     model.close()
+    caller.close()
     return result
 
 
