@@ -5,7 +5,15 @@ loses at most the line in flight; readers skip a torn last line. Each line is th
 fsync'd on a background thread while the model thinks about the next step, and the
 next write waits for that fsync: a power cut loses at most the newest line, and the
 episode loop does not pay the ~0.4 ms of an fsync per step. Kinds:
-``start`` (task, model, options, versions, sandbox), ``step``, ``score``, ``end``.
+``start`` (task, model, options, versions, sandbox), ``step``, ``retry`` (the mlgym
+profile's malformed reply asked again), ``score``, ``end``.
+
+Every ``step`` and ``retry`` records what the model sent and why it stopped:
+``reply``, ``tool_calls`` (as sent back to the model, each with its id; ``[]`` for a
+text reply), ``finish_reason`` (``stop``, ``length``, ``tool_calls``; None when the
+model does not say), ``tokens_in``/``tokens_out``, ``tokens_cached`` (prompt tokens
+the server reused from its prefix cache, when it says) and ``request_tokens`` (the
+harness's count of the history it sent).
 """
 
 from __future__ import annotations
