@@ -43,12 +43,13 @@ def exported_program(submission: Path):
             chunks = code.call("export_submission", str(submission), timeout=EXPORT_TIMEOUT)
             if not isinstance(chunks, int) or chunks < 1:
                 raise SubmissionError("the model export returned no program")
-            blob = b"".join(
-                _decode(code.call("export_chunk", i, timeout=CHUNK_TIMEOUT)) for i in range(chunks)
-            )
+            blob = io.BytesIO()
+            for i in range(chunks):
+                blob.write(_decode(code.call("export_chunk", i, timeout=CHUNK_TIMEOUT)))
         except SubmissionError as err:
             raise SubmissionError(_SUFFIX.sub("", _PREFIX.sub("", str(err)))) from None
-    return evaluate.load_program(io.BytesIO(blob), "the exported model")
+    blob.seek(0)
+    return evaluate.load_program(blob, "the exported model")
 
 
 def _decode(text) -> bytes:
