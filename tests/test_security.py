@@ -178,6 +178,14 @@ def test_live_lines_are_one_escaped_line_and_never_markup():
     assert study.running[spec.key] == line
     study.on_event(spec, {"event": "step", "n": 1, "max_steps": 3, "best": None, "cost": 0.0, "action": hostile})
     assert study.running[spec.key].endswith("| " + line)
+    # what the episode is doing now follows the step line, escaped, and goes when it ends
+    step_line = study.running[spec.key]
+    study.on_event(spec, {"event": "phase", "name": "command", "detail": hostile})
+    assert study.running[spec.key] == step_line + "  · now: running: " + one_line(hostile, 80)
+    study.on_event(spec, {"event": "phase", "name": "model", "detail": ""})
+    assert study.running[spec.key] == step_line + "  · now: waiting for the model"
+    study.on_event(spec, {"event": "phase", "name": "", "detail": ""})
+    assert study.running[spec.key] == step_line
     study.on_event(spec, {"event": "error", "message": hostile})
     study.on_event(spec, {"event": "exit", "code": 1})
     printed = study.console.file.getvalue()

@@ -68,6 +68,13 @@ class StudyDisplay:
             self.running[key] = (f"step {event['n']}/{event['max_steps']}  best "
                                  f"{best if best is None else f'{best:.4f}'}  ${event.get('cost', 0):.4f}  "
                                  f"| {one_line(str(event.get('action', '')))}")
+        elif kind == "phase":
+            # the last step's line stays; what the episode is doing now goes after it
+            from harness.cli.progress import phase_label
+
+            done = self.running.get(key, "").split("  · now: ")[0]
+            label = phase_label(str(event.get("name")), str(event.get("detail", ""))) if event.get("name") else ""
+            self.running[key] = f"{done}  · now: {label}" if done and label else (done or label)
         elif kind == "done":
             self.statuses[key] = event.get("exit_status", "?")
         elif kind == "error":

@@ -63,7 +63,9 @@ def run_spec(spec: dict[str, Any], options: EpisodeOptions | dict[str, Any], emi
                   "best": info.best, "cost": info.cost})
 
         result = Episode(task, model, Path(spec["run_dir"]), options, on_step=on_step,
-                         on_status=lambda text: emit({"event": "status", "text": text})).run()
+                         on_status=lambda text: emit({"event": "status", "text": text}),
+                         on_phase=lambda name, detail: emit({"event": "phase", "name": name,
+                                                             "detail": detail})).run()
     done = {"event": "done", "exit_status": result.exit_status, "final_metrics": result.final_metrics,
             "steps": result.steps, "cost": result.cost, "wall_time_s": result.wall_time_s}
     emit(done)
