@@ -143,14 +143,16 @@ def replay_published(mlgym: Path, task: Task) -> str:
         return "no .traj file"
     say(f"{task.id}: replaying {runs[0].name}")
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "replay", str(trajectory), "--task", str(task.dir)],
+        [sys.executable, "-m", "harness.cli", "replay", str(trajectory), "--task", str(task.dir)],
         capture_output=True, text=True, cwd=REPO,
     )
-    lines = [line for line in done.stdout.splitlines() if "recorded" in line]
+    lines = [line for line in done.stdout.splitlines() if " · replayed " in line]
     if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
         return f"replay failed: {tail[:80]}"
-    return lines[-1].strip()
+    agreeing = sum(1 for line in lines if line.endswith(" · same") or " · within noise" in line)
+    last = lines[-1].split(" · ")
+    return f"{agreeing} of {len(lines)} scores agree; last: {last[0]}, {last[1]} -> {last[2].removeprefix('replayed ')}"
 
 
 def main(argv: list[str] | None = None) -> int:
