@@ -324,7 +324,7 @@ class Engine:
             "gpus": list(o.gpus), "tool_calls": self.tool_calls, "aci_profile": self.profile.name,
             "agent_config": str(o.agent_config) if o.agent_config else None,
             "history": self.history_scheme, "context_window": self.context_window,
-            "reply_tokens": self.reply_tokens, "history_tokens": self.history.window,
+            "history_tokens": self.history.window,  # the reply cap is the model's (its info)
         }
 
     # -- the episode ---------------------------------------------------------------------
