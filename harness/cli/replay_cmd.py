@@ -14,7 +14,9 @@ import click
               help="The task to replay on (default: the one the trajectory names, or for an MLGym "
                    ".traj the task whose 'mlgym:' block has its id).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory for the replay.")
-def replay(trajectory: Path, task_ref: str | None, out: Path | None) -> None:
+@click.option("--tools", "tool_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Python file of custom tools the run used (repeatable), as given to solve.")
+def replay(trajectory: Path, task_ref: str | None, out: Path | None, tool_files: tuple[Path, ...]) -> None:
     """Re-execute a trajectory's actions (.jsonl or MLGym .traj) and print recorded
     against replayed scores for every validate and submit.
 
@@ -25,7 +27,8 @@ def replay(trajectory: Path, task_ref: str | None, out: Path | None) -> None:
 
     # The lines quote the recorded actions: agent text, made visible before it is printed.
     ok = replay_and_compare(trajectory, task_ref, out, echo=lambda text: click.echo(visible(text)),
-                            progress=lambda text: click.echo(visible(text), err=True))
+                            progress=lambda text: click.echo(visible(text), err=True),
+                            tool_files=tool_files)
     if not ok:
         sys.exit(1)
 

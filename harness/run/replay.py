@@ -120,9 +120,38 @@ def _where(score: RecordedScore) -> str:
     return f"step {score.step} {score.source}" if score.step is not None else f"final {score.source}"
 
 
+def recorded_options(records: list[dict], total: int, tool_files: tuple[Path, ...]) -> EpisodeOptions:
+    """The options a harness run was recorded with, so that it replays under the same
+    interface: profile, window, history, timeouts, memory; and the custom tools'
+    files, which a trajectory names only by their tools."""
+    start = next((r for r in records if r.get("kind") == "start"), {})
+    config = start.get("config") or {}
+    options = EpisodeOptions.build(
+        "the recorded run",
+        max_steps=total + 1,
+        tool_files=tuple(tool_files),
+        **{key: config[key] for key in ("aci_profile", "window", "command_timeout", "memory")
+           if config.get(key) is not None},
+        **({"keep_last": config["keep_last"]} if isinstance(config.get("keep_last"), int) else {}),
+    )
+    used = [name for name in config.get("tools") or [] if isinstance(name, str)]
+    if used and not tool_files:
+        from aci.registry import ToolRegistry
+
+        known = set(ToolRegistry.load().names())
+        missing = [name for name in used if name not in known and not name.startswith("memory_")]
+        if missing:
+            raise HarnessError(
+                f"the run used tools that are not built in ({', '.join(missing)}): "
+                "pass the files that define them with --tools FILE"
+            )
+    return options
+
+
 def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
                        echo: Callable[[str], None] = print,
-                       progress: Callable[[str], None] | None = None) -> bool:
+                       progress: Callable[[str], None] | None = None,
+                       tool_files: tuple[Path, ...] = ()) -> bool:
     """Replay, print recorded against replayed scores; True when every score reproduced
     within the task's tolerance, or for an MLGym run within its evaluation noise (and
     the replay scored as often as the recording)."""
@@ -134,13 +163,15 @@ def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
     mlgym: MlgymRun | None = read_mlgym(trajectory, task) if _is_mlgym(trajectory) else None
     old = [] if mlgym else list(read_records(trajectory))
     old_scores = mlgym.scores if mlgym else _scores(old)
-    options = EpisodeOptions(max_steps=total + 1)
     run_task = task
     if mlgym is not None:
         rebuilt = rebuild(mlgym.steps)
         echo(rebuilt.summary())
         run_task = with_files(task, rebuilt)
-        options = EpisodeOptions(max_steps=mlgym_step_limit(mlgym, task, total))
+        options = EpisodeOptions(max_steps=mlgym_step_limit(mlgym, task, total), aci_profile="mlgym",
+                                 tool_files=tuple(tool_files))
+    else:
+        options = recorded_options(old, total, tuple(tool_files))
     run_dir = out or Path(tempfile.mkdtemp(prefix="harness-replay-")) / "run"
 
     def on_step(info: StepInfo) -> None:
