@@ -137,7 +137,11 @@ class ChatServer:
         version: dict | None = None,
         tokenize: str | None = None,
         openapi: dict | None = None,
+        refuses_beyond: int | None = None,
     ):
+        self.refuses_beyond = refuses_beyond
+        """llama-cpp-python's window: ``POST /v1/completions`` with a longer prompt gets its
+        400 ("maximum context length is N tokens"); None: that route is absent."""
         self.props = props
         """Answer of ``GET /props`` (llama.cpp); None: 404."""
         self.max_model_len = max_model_len
@@ -247,7 +251,7 @@ def like(kind: str, context: int | None = 8192, model: str = "test-model") -> di
     if kind == "llama-cpp-python":  # its /v1/models says owned_by "me" and nothing of the window
         paths = {p: {} for p in ("/v1/chat/completions", "/v1/models", "/extras/tokenize",
                                  "/extras/tokenize/count", "/extras/detokenize")}
-        return {"owned_by": "me", "tokenize": "llama-cpp-python",
+        return {"owned_by": "me", "tokenize": "llama-cpp-python", "refuses_beyond": context,
                 "openapi": {"info": {"title": "llama.cpp Python API", "version": "0.3.36"}, "paths": paths}}
     raise ValueError(f"unknown server kind {kind!r}")
 
@@ -377,6 +381,16 @@ class _Handler(BaseHTTPRequestHandler):
             text = body.get("prompt") or " ".join(str(m.get("content") or "") for m in body["messages"])
             tokens = _word_ids(str(text))
             self._send(200, {"count": len(tokens), "max_model_len": chat.max_model_len, "tokens": tokens})
+        elif path.endswith("/v1/completions") and chat.refuses_beyond is not None:
+            words = len(str(body.get("prompt", "")).split())
+            if words > chat.refuses_beyond:
+                self._send(400, {"error": {"message": (
+                    f"This model's maximum context length is {chat.refuses_beyond} tokens, however you "
+                    f"requested {words + 1} tokens ({words} in your prompt; 1 for the completion)."),
+                    "type": "invalid_request_error", "code": "context_length_exceeded"}})
+            else:
+                self._send(200, completion("hi", model=str(body.get("model", "")),
+                                           usage={"prompt_tokens": words, "completion_tokens": 1}))
         elif path.startswith("/extras/tokenize") and dialect == "llama-cpp-python" and "input" in body:
             tokens = _word_ids(str(body["input"]))
             self._send(200, {"count": len(tokens)} if path.endswith("/count") else {"tokens": tokens})

@@ -54,10 +54,19 @@ def test_ollama_num_ctx_parameter_beats_the_trained_length():
         assert server_facts(server.base_url, "test-model").context_window == 4096
 
 
+def test_llama_cpp_python_states_its_window_when_it_refuses_an_over_long_prompt():
+    with ChatServer([ACTION], **like("llama-cpp-python", context=8192)) as server:
+        model = resolve_model(f"openai:test-model@{server.base_url}", echo=lambda _: None)
+        assert (model.kind, model.context_window, model.reply_cap) == ("llama-cpp-python", 8192, 2048)
+        assert model.info()["server"]["context_source"] == "its refusal of an over-long prompt"
+        probe = [r for r in server.requests if r["path"].endswith("/v1/completions")]
+        assert len(probe) == 1 and probe[0]["json"]["max_tokens"] == 1
+
+
 def test_llama_cpp_python_is_recognised_and_learns_its_window_from_the_overflow_error():
-    """It states no window anywhere; its 400 says "exceed context window of N"."""
+    """Without the refusal (an older server), its chat 400 says "exceed context window of N"."""
     overflow = ContextError("Requested tokens (9000) exceed context window of 8192")
-    with ChatServer([overflow, ACTION], **like("llama-cpp-python")) as server:
+    with ChatServer([overflow, ACTION], **like("llama-cpp-python", context=None)) as server:
         model = resolve_model(f"openai:test-model@{server.base_url}", echo=lambda _: None)
         assert (model.kind, model.context_window, model.reply_cap) == ("llama-cpp-python", None, 2048)
         assert model.token_counter()("one two three four") == 4  # /extras/tokenize/count

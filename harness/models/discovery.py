@@ -26,6 +26,7 @@ llama-cpp-python    not exposed (learnt from its overflow       ``POST /extras/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -53,6 +54,14 @@ _KINDS = {
     "sglang": "SGLang",
 }
 LLAMA_CPP_PYTHON = "llama-cpp-python"
+WINDOW_IN_ERROR = re.compile(
+    r"(?:context window of|maximum context length is|context size \(?|n_ctx[ =:]+)\s*(\d{3,})",
+    re.IGNORECASE,
+)
+"""A server's window as its refusal of an over-long request states it."""
+PROBE_TOKENS = 1 << 18
+"""Length of the prompt that makes llama-cpp-python state its window: longer than any
+window such a local server runs, refused before any evaluation (0.4 s here)."""
 UNKNOWN_KIND = "OpenAI-compatible server"
 LOCAL_KINDS = ("vLLM", "llama.cpp", LLAMA_CPP_PYTHON, "Ollama", "SGLang")
 """Kinds that run a model on the user's own hardware: they get a default reply cap."""
@@ -219,6 +228,7 @@ class _Asker:
     """GETs and POSTs of one discovery, with short timeouts; None for any failure."""
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float):
+        self.base_url = base_url.rstrip("/")
         self.root = root_url(base_url)
         self.client = httpx.Client(
             timeout=httpx.Timeout(max(timeout * 3, 3.0), connect=timeout),
@@ -343,6 +353,21 @@ def _by_kind(facts: ServerFacts, ask: _Asker, owner: str) -> None:
             facts.kind = LLAMA_CPP_PYTHON
             facts.tokenizer = "/extras/tokenize/count"
             facts.version = str(spec.get("info", {}).get("version", ""))
+            _window_from_refusal(facts, ask)
+
+
+def _window_from_refusal(facts: ServerFacts, ask: _Asker) -> None:
+    """llama-cpp-python states its window nowhere but in refusing a prompt longer than
+    it ("maximum context length is 8192 tokens"): ask it to refuse one."""
+    body = {"model": facts.model, "prompt": "hi " * PROBE_TOKENS, "max_tokens": 1}
+    try:
+        response = ask.client.post(ask.base_url + "/completions", json=body, timeout=30.0)
+    except httpx.HTTPError:
+        return
+    match = WINDOW_IN_ERROR.search(response.text) if response.status_code != 200 else None
+    if match:
+        facts.context_window = int(match.group(1))
+        facts.context_source = "its refusal of an over-long prompt"
 
 
 def _ollama_window(facts: ServerFacts, ask: _Asker) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,10 +48,6 @@ _CONTEXT_MARKERS = (
     "input is too long",
 )
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]")
-_WINDOW_IN_ERROR = re.compile(
-    r"(?:context window of|maximum context length is|context size \(?|n_ctx[ =:]+)\s*(\d{3,})",
-    re.IGNORECASE,
-)
 REPLY_CAP_MAX = 4096
 """The default reply cap of a local server: at most this, and a quarter of its window."""
 REPLY_CAP_UNKNOWN_WINDOW = 2048
@@ -408,7 +403,9 @@ class OpenAIModel:
     def _learn_window(self, message: str) -> None:
         """A server that does not tell its window tells it when overflowed
         (llama-cpp-python: "exceed context window of 8192"): remember it."""
-        match = _WINDOW_IN_ERROR.search(message)
+        from harness.models.discovery import WINDOW_IN_ERROR
+
+        match = WINDOW_IN_ERROR.search(message)
         if match and self.facts is not None and not self.facts.context_window:
             self.facts.context_window = int(match.group(1))
             self.facts.context_source = "the server's context-overflow error"
