@@ -233,3 +233,21 @@ def test_solve_turns_memory_on_when_asked_under_the_mlgym_profile(tmp_path):
     both = CliRunner().invoke(cli, ["solve", "house_price", "--memory", "--no-memory"])
     assert both.exit_code == 2 and both.output.strip() == \
         "error: --memory and --no-memory contradict each other: give one"
+
+
+@pytest.mark.parametrize(("window", "profile"), [(8192, "harness"), (131072, "mlgym")])
+def test_a_small_window_model_gets_the_harness_profile_unless_mlgym_is_asked(house_price, tmp_path,
+                                                                            window, profile):
+    from chat_server import like
+
+    from harness.models import resolve_model
+
+    said = []
+    with ChatServer([say("submit")], **like("llama.cpp", context=window)) as server:
+        model = resolve_model(f"openai:test-model@{server.base_url}", echo=lambda _: None)
+        Episode(house_price, model, tmp_path / "run", EpisodeOptions(), on_status=said.append).run()
+        forced = Episode(house_price, model, tmp_path / "forced", EpisodeOptions(aci_profile="mlgym"))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["config"]["aci_profile"] == profile
+    assert any("window is far under" in line for line in said) == (profile == "harness")
+    assert forced.options.aci_profile == "mlgym"  # asked for: never overridden

@@ -18,7 +18,13 @@ from aci import ToolRegistry
 from harness.errors import HarnessError, ModelError
 from harness.models import Model, model_info
 from harness.run.engine import Engine, Scoring, Step
-from harness.run.options import EpisodeOptions, memory_on, tool_calls_mode
+from harness.run.options import (
+    MLGYM_MIN_WINDOW,
+    EpisodeOptions,
+    memory_on,
+    small_window,
+    tool_calls_mode,
+)
 from harness.run.trajectory import RESULTS, TRAJECTORY, Recorder, write_json_atomic
 from harness.sandbox import Sandbox
 from harness.scoring.scorer import Score, Scorer, data_set_in_use, working_baseline
@@ -122,6 +128,14 @@ class Episode:
         """
         self.task, self.model, self.run_dir = task, model, Path(run_dir)
         self.options = options or EpisodeOptions()
+        self.profile_note = ""
+        small = small_window(task, model, self.options)
+        if small:  # MLGym's history would overflow it within a few steps: ours fits it
+            self.options = self.options.replace(aci_profile="harness")
+            self.profile_note = (
+                f"interface profile harness: the model's {small:,}-token window is far under the "
+                f"{MLGYM_MIN_WINDOW:,}+ of MLGym-Bench's models, where MLGym's history would end the "
+                "episode exit_context (--aci-profile mlgym forces it)")
         self.tool_calls = tool_calls_mode(model, self.options)
         self.memory = memory if memory is not None else open_memory(task, self.options)
         self.registry = registry
@@ -136,6 +150,8 @@ class Episode:
             raise HarnessError(f"{self.run_dir} already holds a run: pick another --out")
         workspace = self.run_dir / "workspace"
         self.task.make_workspace(workspace)
+        if self.profile_note:
+            self.say(self.profile_note)
         self.say(f"preparing the task environment for {self.task.id}")
         env = TaskEnv.ensure(self.task, progress=self.say)
         scorer = Scorer(self.task, env)

@@ -112,6 +112,23 @@ def aci_profile(task: Any, options: EpisodeOptions) -> AciProfile:
     return get_profile("mlgym" if getattr(task, "mlgym", None) is not None else "harness")
 
 
+MLGYM_MIN_WINDOW = 32_768
+"""Below this context window the ``mlgym`` profile is not the default: MLGym-Bench's
+models had 128k tokens and more, and its history (the last 5 outputs whole, no fitting)
+ends a small-window model's episode ``exit_context`` within a few steps."""
+
+
+def small_window(task: Any, model: Any, options: EpisodeOptions) -> int | None:
+    """The model's window when it is why an MLGym-linked task gets the ``harness``
+    profile by default (None: no profile asked for is overridden)."""
+    if options.aci_profile is not None or getattr(task, "mlgym", None) is None:
+        return None
+    window = getattr(model, "context_window", None)
+    if isinstance(window, int) and not isinstance(window, bool) and 0 < window < MLGYM_MIN_WINDOW:
+        return window
+    return None
+
+
 def memory_on(task: Any, options: EpisodeOptions) -> bool:
     """Whether the episode has the memory tools: as asked, else as its profile says."""
     if options.memory is not None:
