@@ -65,6 +65,8 @@ def solve(task_ref: str, model: str, out: Path | None, seed: int | None, memory_
             chosen.on_event = display.model_event
         episode = Episode(task, chosen, run_dir, options, on_step=display.step, on_status=display.status,
                           on_phase=display.phase)
+        if episode.profile_note:  # a default the user did not choose: say it where it stays
+            click.echo(episode.profile_note, err=True)
         result = episode.run()
     display.summary(result, task)
     if result.exit_status == "interrupted":
