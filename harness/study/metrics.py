@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.textsafe import one_line
 
 BASELINE = "baseline"
 """The baseline's column in score tables and its name among the profiled methods."""
@@ -155,7 +156,7 @@ def read_table(path: str | os.PathLike[str], minimize: Iterable[str] = ()) -> Sc
     header = [cell.strip() for cell in rows[0]]
     if TASK_COLUMN not in header:
         raise ScoreTableError(f"{path}: no '{TASK_COLUMN}' column in the header "
-                              f"(got: {', '.join(header)})")
+                              f"(got: {one_line(', '.join(header), 120)})")  # a quoted cell may span lines
     if BASELINE not in header:
         raise ScoreTableError(f"{path}: no '{BASELINE}' column in the header "
                               f"(the baseline decides which scores are feasible)")
