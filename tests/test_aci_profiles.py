@@ -251,3 +251,12 @@ def test_a_small_window_model_gets_the_harness_profile_unless_mlgym_is_asked(hou
     assert results["config"]["aci_profile"] == profile
     assert any("window is far under" in line for line in said) == (profile == "harness")
     assert forced.options.aci_profile == "mlgym"  # asked for: never overridden
+
+
+def test_show_prints_what_the_model_said_on_a_format_error(house_price, tmp_path):
+    script = ["Sure, what is the task?", say("python baseline.py"), say("submit")]
+    result, records, _, _ = episode(house_price, tmp_path, script, aci_profile="harness")
+    assert result.exit_status == "submitted" and steps_of(records)[0]["action"] == ""
+    shown = CliRunner().invoke(cli, ["show", str(tmp_path / "run")])
+    assert shown.exit_code == 0, shown.output
+    assert "the model's reply:\nSure, what is the task?" in shown.output

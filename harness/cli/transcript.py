@@ -48,6 +48,10 @@ def render(run_dir: Path, *, full: bool = False) -> None:
                 console.print(Text(_clip(str(record["thought"]), full, 12), style="italic"))
             console.print(Panel(_text(str(record.get("action") or "(no action: format error)")), title=title,
                                 title_align="left", border_style="cyan"))
+            if not record.get("action") and record.get("reply") is not None:
+                # what the model said instead of an action: the reason for the format error
+                console.print(_text("the model's reply:", style="yellow"))
+                console.print(Text(_clip(str(record.get("reply") or "(empty reply)"), full, 12), style="italic"))
             console.print(Text(_clip(str(record.get("observation") or ""), full)))
         elif kind == "retry":
             # A malformed reply the mlgym profile asked again for: no step was spent.
