@@ -41,7 +41,10 @@ def solve_echo(tmp_path: Path, *flags: str) -> tuple[str, str]:
                                            "--max-steps", "1", "--no-memory", "-q", "--out", str(out), *flags])
     assert outcome.exit_code == 0, outcome.output
     step = next(r for r in read_records(out) if r["kind"] == "step")
-    return seen(step["observation"])
+    counts, xla = seen(step["observation"])
+    recorded = json.loads((out / "results.json").read_text())["config"]["threads"]
+    assert str(recorded) == counts.split(",")[0]  # results.json says what the sandbox was given
+    return counts, xla
 
 
 def test_solve_gives_the_sandbox_this_process_cpus_and_threads_overrides(titanic_env, tmp_path):

@@ -61,6 +61,7 @@ from aci.tokens import MESSAGE_OVERHEAD
 from harness.errors import HarnessError, ModelError
 from harness.models import ContextLengthExceeded, Reply, Usage
 from harness.run.options import EpisodeOptions, aci_profile
+from harness.sandbox.threads import default_threads
 from harness.scoring.scorer import working_baseline
 from harness.task.spec import Task
 from harness.tokens import estimate_tokens
@@ -325,6 +326,7 @@ class Engine:
             "agent_config": str(o.agent_config) if o.agent_config else None,
             "history": self.history_scheme, "context_window": self.context_window,
             "history_tokens": self.history.window,  # the reply cap is the model's (its info)
+            "threads": o.cpu_threads or default_threads(),  # what the numeric libraries were asked for
         }
 
     # -- the episode ---------------------------------------------------------------------
