@@ -71,7 +71,7 @@ def tasks_command(as_json: bool, fits: bool) -> None:
         env = env_text(row["env"])
         click.echo(f"{row['id']:<18} {row['metric']:<22} {baseline:>12}  {needs:<9} {env:<10} {status}")
     if any(r.get("baseline_source") == "published" for r in rows):
-        click.echo("* published baseline (needs the full data set), not measured here")
+        click.echo("* published baseline (its real run needs the full data set or a GPU-scale budget), not measured here")
     click.echo("env: the task environment's torch/jax build and its size on disk (packages reused from "
                "the harness's own environment not counted; - not built yet)")
     click.echo(wheels_line())
