@@ -179,13 +179,20 @@ def test_live_lines_are_one_escaped_line_and_never_markup():
     study.on_event(spec, {"event": "step", "n": 1, "max_steps": 3, "best": None, "cost": 0.0, "action": hostile})
     assert study.running[spec.key].endswith("| " + line)
     # what the episode is doing now follows the step line, escaped, and goes when it ends
-    step_line = study.running[spec.key]
+    step_line = study.line(spec.key)
     study.on_event(spec, {"event": "phase", "name": "command", "detail": hostile})
-    assert study.running[spec.key] == step_line + "  · now: running: " + one_line(hostile, 80)
+    assert study.line(spec.key) == step_line + "  · now: running: " + one_line(hostile, 80)
     study.on_event(spec, {"event": "phase", "name": "model", "detail": ""})
-    assert study.running[spec.key] == step_line + "  · now: waiting for the model"
+    assert study.line(spec.key) == step_line + "  · now: waiting for the model"
     study.on_event(spec, {"event": "phase", "name": "", "detail": ""})
-    assert study.running[spec.key] == step_line
+    assert study.line(spec.key) == step_line
+    # an action that itself reads like a phase marker keeps its whole step line
+    study.on_event(spec, {"event": "step", "n": 2, "max_steps": 3, "best": None, "cost": 0.0,
+                          "action": "echo '  · now: x'"})
+    marked = study.line(spec.key)
+    study.on_event(spec, {"event": "phase", "name": "model", "detail": ""})
+    study.on_event(spec, {"event": "phase", "name": "", "detail": ""})
+    assert study.line(spec.key) == marked
     study.on_event(spec, {"event": "error", "message": hostile})
     study.on_event(spec, {"event": "exit", "code": 1})
     printed = study.console.file.getvalue()

@@ -25,6 +25,9 @@ class StudyDisplay:
         self.console = Console(stderr=True, soft_wrap=True)
         self.total, self.done = total, done
         self.running: dict[str, str] = {}
+        """Per running episode: its last step line (or start/status text)."""
+        self.doing: dict[str, str] = {}
+        """Per running episode: what it is doing now (a phase), shown after its line."""
         self.failed: list[tuple[str, str]] = []
         self.statuses: dict[str, str] = {}
         self._errors: dict[str, str] = {}
@@ -47,8 +50,13 @@ class StudyDisplay:
             self._live = None
 
     def _render(self) -> Group:
-        lines = [Text(f"  {key}: {text}", overflow="ellipsis", no_wrap=True) for key, text in self.running.items()]
+        lines = [Text(f"  {key}: {self.line(key)}", overflow="ellipsis", no_wrap=True) for key in self.running]
         return Group(self.progress, *lines)
+
+    def line(self, key: str) -> str:
+        """The running episode's line: its last step, then what it is doing now."""
+        done, now = self.running.get(key, ""), self.doing.get(key, "")
+        return f"{done}  · now: {now}" if done and now else (done or now)
 
     def _say(self, text: str) -> None:
         if self._live is not None:
@@ -58,6 +66,8 @@ class StudyDisplay:
 
     def on_event(self, spec: Any, event: dict[str, Any]) -> None:
         key, kind = spec.key, event.get("event")
+        if kind in ("start", "status", "step", "exit"):
+            self.doing.pop(key, None)  # a new line, or the episode's end: no phase shown
         if kind == "start":
             gpus = event.get("gpus")
             self.running[key] = "starting" + (f" on GPU {','.join(map(str, gpus))}" if gpus else "")
@@ -69,12 +79,12 @@ class StudyDisplay:
                                  f"{best if best is None else f'{best:.4f}'}  ${event.get('cost', 0):.4f}  "
                                  f"| {one_line(str(event.get('action', '')))}")
         elif kind == "phase":
-            # the last step's line stays; what the episode is doing now goes after it
             from harness.cli.progress import phase_label
 
-            done = self.running.get(key, "").split("  · now: ")[0]
-            label = phase_label(str(event.get("name")), str(event.get("detail", ""))) if event.get("name") else ""
-            self.running[key] = f"{done}  · now: {label}" if done and label else (done or label)
+            if event.get("name"):
+                self.doing[key] = phase_label(str(event.get("name")), str(event.get("detail", "")))
+            else:
+                self.doing.pop(key, None)
         elif kind == "done":
             self.statuses[key] = event.get("exit_status", "?")
         elif kind == "error":
