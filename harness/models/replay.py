@@ -77,6 +77,11 @@ class ReplayModel:
     def from_file(cls, path: str | Path) -> ReplayModel:
         return cls(load_actions(path), str(path))
 
+    @classmethod
+    def from_steps(cls, steps: list, source: str | Path) -> ReplayModel:
+        """From steps already read (an MLGym ``.traj``'s ``trajectory`` list)."""
+        return cls(_pairs_from_steps(steps, Path(source)), str(source))
+
     def info(self) -> dict:
         return {
             "backend": self.backend,

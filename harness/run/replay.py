@@ -43,13 +43,14 @@ def _is_mlgym(path: Path) -> bool:
     return Path(path).suffix == ".traj"
 
 
-def resolve_task(trajectory: Path, task_ref: str | None) -> Task:
+def resolve_task(trajectory: Path, task_ref: str | None, mlgym: MlgymRun | None = None) -> Task:
     """The task to replay on: ``--task``, else the one the trajectory names (ours), or
-    the one whose ``mlgym:`` block links the MLGym task it was recorded on."""
+    the one whose ``mlgym:`` block links the MLGym task it was recorded on (``mlgym``:
+    the run, when the caller has read it already)."""
     if task_ref:
         return Task.load(find_task(task_ref))
     if _is_mlgym(trajectory):
-        run = read_mlgym(trajectory)
+        run = mlgym or read_mlgym(trajectory)
         if run.task is None:
             raise HarnessError(f"{trajectory}: no task here links MLGym task {run.mlgym_task!r} "
                                "(an 'mlgym: {id: ...}' block in task.yaml): pass --task")
@@ -59,13 +60,6 @@ def resolve_task(trajectory: Path, task_ref: str | None) -> Task:
             return Task.load(find_task(record["task"]))
         break
     raise HarnessError(f"{trajectory}: its start record names no task: pass --task")
-
-
-def recorded_scores(trajectory: Path, task: Task) -> list[RecordedScore]:
-    """The scored attempts a trajectory recorded, in order, in the task's metric names."""
-    if _is_mlgym(trajectory):
-        return read_mlgym(trajectory, task).scores
-    return _scores(list(read_records(trajectory)))
 
 
 def _scores(records: list[dict]) -> list[RecordedScore]:
@@ -156,11 +150,17 @@ def replay_and_compare(trajectory: Path, task_ref: str | None, out: Path | None,
     within the task's tolerance, or for an MLGym run within its evaluation noise (and
     the replay scored as often as the recording)."""
     trajectory = Path(trajectory)
-    task = resolve_task(trajectory, task_ref)
-    model = ReplayModel.from_file(trajectory)
+    mlgym: MlgymRun | None = None
+    if _is_mlgym(trajectory):  # read once: the task it links, its actions and its scores
+        given = Task.load(find_task(task_ref)) if task_ref else None
+        mlgym = read_mlgym(trajectory, given)
+        task = given or resolve_task(trajectory, None, mlgym)
+        model = ReplayModel.from_steps(mlgym.steps, trajectory)
+    else:
+        task = resolve_task(trajectory, task_ref)
+        model = ReplayModel.from_file(trajectory)
     total = len(model.actions)
     say = progress or echo
-    mlgym: MlgymRun | None = read_mlgym(trajectory, task) if _is_mlgym(trajectory) else None
     old = [] if mlgym else list(read_records(trajectory))
     old_scores = mlgym.scores if mlgym else _scores(old)
     run_task = task
