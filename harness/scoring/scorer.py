@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -227,7 +226,9 @@ class CheckReport:
 
 
 def available_gpus() -> int:
-    return sum(1 for p in Path("/dev").glob("nvidia*") if re.fullmatch(r"nvidia\d+", p.name))
+    from harness.sandbox.gpu import host_gpus
+
+    return len(host_gpus())
 
 
 def check_task(task: Task, progress: Callable[[str], None] | None = None) -> CheckReport:
