@@ -48,7 +48,7 @@ def default_threads() -> int:
 
 
 def parse_threads(text: str, source: str = THREADS_ENV) -> int:
-    """``text`` as a positive thread count; ValueError naming ``source`` otherwise."""
+    """``text`` as a positive thread count; HarnessError naming ``source`` otherwise."""
     try:
         value = int(text)
     except ValueError:
