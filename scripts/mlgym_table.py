@@ -34,8 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from harness.errors import HarnessError  # noqa: E402
-from harness.sandbox.core import Sandbox  # noqa: E402
-from harness.scoring.scorer import Scorer  # noqa: E402
+from harness.scoring.scorer import Scorer, run_baseline  # noqa: E402
 from harness.task.env import TaskEnv  # noqa: E402
 from harness.task.spec import Task  # noqa: E402
 
@@ -120,12 +119,10 @@ def score_mlgym_baseline(mlgym: Path, task: Task, config: dict) -> str:
                 shutil.copy2(source, target)
         if command is not None:
             say(f"{task.id}: running MLGym's `{command}` in the sandbox")
-            with Sandbox(workspace, network=False, binds=env.binds(), env=env.env(),
-                         readonly=task.readonly) as sandbox:
-                run = sandbox.run(command, timeout=task.limits.command_timeout)
-            if run.timed_out or run.exit_code != 0:
-                last = (run.output.strip().splitlines() or ["no output"])[-1]
-                return f"failed: {last[:80]}"
+            try:
+                run_baseline(task, env, workspace, command)
+            except HarnessError as err:
+                return f"failed: {str(err)[:120]}"
         say(f"{task.id}: scoring MLGym's baseline files")
         score = Scorer(task, env).score(workspace)
     if not score.ok:

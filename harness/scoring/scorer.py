@@ -231,6 +231,29 @@ def available_gpus() -> int:
     return len(host_gpus())
 
 
+def run_baseline(task: Task, env: TaskEnv, workspace: Path, command: str):
+    """Run a baseline ``command`` in ``workspace`` inside the task's sandbox, as an
+    episode's shell would; its run, or TaskError naming why it failed and its last line."""
+    with Sandbox(
+        workspace,
+        network=task.needs.network,
+        binds=env.binds(),
+        env=env.env(),
+        gpus=list(range(task.needs.gpus)),
+        readonly=task.readonly,
+    ) as sb:
+        run = sb.run(command, timeout=task.limits.command_timeout)
+    if run.timed_out or run.exit_code != 0:
+        last = (run.output.strip().splitlines() or ["no output"])[-1]
+        why = (
+            f"timed out after {task.limits.command_timeout:g}s"
+            if run.timed_out
+            else f"exit {run.exit_code}"
+        )
+        raise TaskError(f"task {task.id}: the baseline failed ({why}): {last}")
+    return run
+
+
 def check_task(task: Task, progress: Callable[[str], None] | None = None) -> CheckReport:
     """Build the task's environment, run its baseline in a sandbox, score it and
     compare with the recorded baseline. Raises TaskError when a step fails."""
@@ -248,23 +271,7 @@ def check_task(task: Task, progress: Callable[[str], None] | None = None) -> Che
         workspace = Path(tmp) / "workspace"
         task.make_workspace(workspace)
         say(f"running `{task.baseline_command}` in the sandbox")
-        with Sandbox(
-            workspace,
-            network=task.needs.network,
-            binds=env.binds(),
-            env=env.env(),
-            gpus=list(range(task.needs.gpus)),
-            readonly=task.readonly,
-        ) as sb:
-            run = sb.run(task.baseline_command, timeout=task.limits.command_timeout)
-        if run.timed_out or run.exit_code != 0:
-            last = (run.output.strip().splitlines() or ["no output"])[-1]
-            why = (
-                f"timed out after {task.limits.command_timeout:g}s"
-                if run.timed_out
-                else f"exit {run.exit_code}"
-            )
-            raise TaskError(f"task {task.id}: the baseline failed ({why}): {last}")
+        run = run_baseline(task, env, workspace, task.baseline_command)
         say("scoring the baseline's submission")
         score = Scorer(task, env).score(workspace)
     if not score.ok:
